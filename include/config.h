@@ -1,0 +1,131 @@
+/*
+ * config.h -- Omni's configuration: one immutable struct read once.
+ *
+ * Every variable of the contract (../shared/ARCHITECTURE.md) is described by
+ * one row of a descriptor table in app/config.c: name, type, bounds, default
+ * per profile, whether it is a secret.  cfg_load() reads the process
+ * environment (and, first, an optional env file whose values the real
+ * environment overrides), applies the defaults of the chosen profile
+ * (OMNI_ENV), validates every value and the rules between them, and fills a
+ * struct omni_config.  Nothing else in Omni calls getenv() for these names.
+ *
+ * Ownership: the struct owns every string it points to; cfg_free() releases
+ * them.  On failure cfg_load() leaves nothing to free and writes one line
+ * naming the offending variable (or, for a bad env file, the file and
+ * line; see envfile.h) into the caller's buffer; main() prints it and
+ * exits with CFG_EXIT_CODE (78, EX_CONFIG).  The text of single values is
+ * parsed and checked by config_values.h.
+ */
+#ifndef OMNI_CONFIG_H
+#define OMNI_CONFIG_H
+
+#include <stddef.h>
+
+#include "log.h"
+
+#define CFG_EXIT_CODE 78 /* sysexits.h EX_CONFIG */
+
+enum cfg_env {
+	CFG_ENV_DEVELOPMENT = 0,
+	CFG_ENV_STAGING,
+	CFG_ENV_PRODUCTION,
+	CFG_ENV__MAX
+};
+
+enum cfg_provider {
+	CFG_PROVIDER_LOCAL = 0,
+	CFG_PROVIDER_DAYTONA,
+	CFG_PROVIDER__MAX
+};
+
+enum cfg_auth {
+	CFG_AUTH_NONE = 0,
+	CFG_AUTH_JWT,
+	CFG_AUTH__MAX
+};
+
+enum cfg_err {
+	CFG_OK = 0,      /* loaded and valid */
+	CFG_EINVAL,      /* a value does not parse or is out of bounds */
+	CFG_EMISSING,    /* the profile needs a variable that is not set */
+	CFG_ECONFLICT,   /* values are each valid but not together */
+	CFG_EFILE,       /* the env file or a key file cannot be read */
+	CFG_ENOMEM,      /* out of memory */
+	CFG__MAX
+};
+
+struct omni_config {
+	enum cfg_env env;             /* OMNI_ENV */
+	int port;                     /* PORT: front server port for make run */
+	enum log_level log_level;     /* LOG_LEVEL */
+	int workers;                  /* OMNI_WORKERS (0 = number of cores) */
+	int threads;                  /* OMNI_THREADS per worker */
+	size_t max_body;              /* OMNI_MAX_BODY in bytes */
+	int shutdown_timeout;         /* OMNI_SHUTDOWN_TIMEOUT in seconds */
+	char *allowed_origins;        /* OMNI_ALLOWED_ORIGINS, comma list or "*" */
+	int debug_routes;             /* OMNI_DEBUG_ROUTES: /debug/ routes (not prod) */
+
+	enum cfg_provider provider;   /* SANDBOX_PROVIDER */
+	char *data_dir;               /* OMNI_DATA_DIR */
+	int local_unsandboxed;        /* OMNI_LOCAL_UNSANDBOXED */
+
+	char *daytona_api_url;        /* DAYTONA_API_URL */
+	char *daytona_api_key;        /* DAYTONA_API_KEY (secret) */
+	char *daytona_api_key_fallback; /* DAYTONA_API_KEY_FALLBACK (secret) */
+	char *daytona_api_key_file;   /* DAYTONA_API_KEY_FILE (path) */
+	char *daytona_snapshot;       /* DAYTONA_SNAPSHOT */
+	char *daytona_target;         /* DAYTONA_TARGET */
+	char *daytona_org_id;         /* DAYTONA_ORGANIZATION_ID */
+
+	char *inngest_app_id;         /* INNGEST_APP_ID */
+	char *inngest_signing_key;    /* INNGEST_SIGNING_KEY (secret) */
+	char *inngest_signing_key_fallback; /* (secret) */
+	char *inngest_event_key;      /* INNGEST_EVENT_KEY (secret) */
+	char *inngest_env;            /* INNGEST_ENV */
+	char *inngest_dev;            /* INNGEST_DEV: NULL, "0", "1" or origin */
+	char *inngest_base_url;       /* INNGEST_BASE_URL */
+	char *inngest_api_origin;     /* INNGEST_API_ORIGIN */
+	char *inngest_event_api_origin; /* INNGEST_EVENT_API_ORIGIN */
+	char *inngest_serve_origin;   /* INNGEST_SERVE_ORIGIN */
+	char *inngest_serve_path;     /* INNGEST_SERVE_PATH */
+	char *event_prefix;           /* OMNI_EVENT_PREFIX */
+
+	char *agent_cmd;              /* OMNI_AGENT_CMD */
+	enum cfg_auth auth;           /* OMNI_AUTH */
+	char *jwt_secret;             /* JWT_SECRET (secret) */
+	int rate_limit_rpm;           /* RATE_LIMIT_RPM (0 = off) */
+};
+
+/*
+ * Load the configuration from the environment, after the optional env file
+ * 'env_file' (may be NULL).  On CFG_OK '*out' is filled and owned by the
+ * caller (cfg_free).  On error '*out' holds nothing to free and 'errbuf'
+ * holds one line such as "OMNI_MAX_BODY: not a size (got 'x')".
+ */
+enum cfg_err cfg_load(struct omni_config *out, const char *env_file,
+    char *errbuf, size_t errlen);
+
+/* Release the strings of 'cfg'; safe on a zeroed struct. */
+void cfg_free(struct omni_config *cfg);
+
+/* Text for an error value, never NULL. */
+const char *cfg_strerror(enum cfg_err err);
+
+/* "development", "staging", "production". */
+const char *cfg_env_name(enum cfg_env env);
+
+/*
+ * Does 'origin' (the request's Origin header) match the allowlist?
+ * Returns the value to send in Access-Control-Allow-Origin ("*", a static
+ * string, or 'origin' itself, borrowed) or NULL when not allowed.
+ */
+const char *cfg_origin_allowed(const struct omni_config *cfg,
+    const char *origin);
+
+/*
+ * Log the effective configuration as one JSON line at info level, secrets
+ * shown only as "set" or "unset".
+ */
+void cfg_log_summary(const struct omni_config *cfg);
+
+#endif

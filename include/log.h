@@ -1,0 +1,59 @@
+/*
+ * log.h -- structured logging: one JSON object per line on stderr.
+ *
+ * Every line carries "ts" (RFC 3339 UTC with milliseconds), "level",
+ * "event" and "pid".  NGINX, Caddy or the supervisor collect stderr.
+ * Lines below the threshold set by log_set_level() cost one comparison:
+ * log_begin() returns NULL and no field is built.
+ *
+ * Never pass a secret (API key, signing key, JWT) or user text (request
+ * bodies, prompts, file contents) to these functions: the log is read by
+ * operators, not by the user.
+ *
+ * Thread safety: each line is written with a single write(2) so lines from
+ * threads and processes sharing stderr do not interleave.
+ */
+#ifndef OMNI_LOG_H
+#define OMNI_LOG_H
+
+#include <json-c/json.h>
+
+enum log_level {
+	LOG_DEBUG = 0,
+	LOG_INFO,
+	LOG_WARN,
+	LOG_ERROR,
+	LOG__MAX
+};
+
+/* Set the threshold; lines below it are dropped.  Not thread safe: call
+ * before threads start (at start-up and after a reload in the master). */
+void log_set_level(enum log_level level);
+
+/* Current threshold. */
+enum log_level log_get_level(void);
+
+/* Would a line at 'level' be written? */
+int log_enabled(enum log_level level);
+
+/* "debug", "info", "warn", "error". */
+const char *log_level_name(enum log_level level);
+
+/* Parse a level name (case-insensitive; "warning" accepted).  Returns 0 and
+ * sets '*out', or -1 if 'name' is not a level. */
+int log_level_parse(const char *name, enum log_level *out);
+
+/*
+ * Start a line: returns a new JSON object with ts, level, event and pid set,
+ * or NULL when 'level' is filtered out.  Add fields with json-c, then hand
+ * the object to log_end(), which writes and frees it (NULL is accepted).
+ */
+struct json_object *log_begin(enum log_level level, const char *event);
+void log_end(struct json_object *line);
+
+/* One line with a "msg" field formatted printf-style.  The text must not
+ * contain secrets or user data. */
+void log_msg(enum log_level level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
