@@ -1,0 +1,18 @@
+/*
+ * handlers.c -- per-process set-up of the handler modules, run in each
+ * worker after fork so that no connection or thread-local state is shared
+ * between processes.
+ */
+#include "handlers.h"
+
+int handlers_init(const struct omni_config *cfg, char *err, size_t errlen)
+{
+	(void)cfg;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+void handlers_fini(void)
+{
+}

@@ -1,0 +1,150 @@
+/*
+ * fcgi_io.c -- one FastCGI request in, one response out, one log line.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fcgi_io.h"
+#include "log.h"
+#include "router.h"
+
+static long read_stream(void *ctx, char *buf, size_t len)
+{
+	FCGX_Stream *in = ctx;
+	int want = len > 65536 ? 65536 : (int)len;
+	int got = FCGX_GetStr(buf, want, in);
+
+	if (got < want && FCGX_GetError(in) != 0)
+		return -1;
+	return got;
+}
+
+static int put(FCGX_Stream *out, const char *s, size_t len)
+{
+	return FCGX_PutStr(s, (int)len, out) == (int)len ? 0 : -1;
+}
+
+static int put_header(FCGX_Stream *out, const char *name, const char *value)
+{
+	return FCGX_FPrintF(out, "%s: %s\r\n", name, value) < 0 ? -1 : 0;
+}
+
+int fcgi_write_response(FCGX_Stream *out, const struct http_request *req,
+    const struct http_response *resp)
+{
+	int status = resp->status;
+	int no_body = status == 204 || status == 304 ||
+	    strcmp(req->method, "HEAD") == 0;
+	char len[32];
+
+	if (FCGX_FPrintF(out, "Status: %d %s\r\n", status,
+	    http_status_text(status)) < 0)
+		return -1;
+	if (put_header(out, "Content-Type", resp->content_type ?
+	    resp->content_type : "application/json") != 0 ||
+	    put_header(out, "X-Request-Id", req->request_id) != 0)
+		return -1;
+	for (size_t i = 0; i < resp->nheaders; i++)
+		if (put_header(out, resp->headers[i].name,
+		    resp->headers[i].value) != 0)
+			return -1;
+	snprintf(len, sizeof(len), "%zu", no_body ? (size_t)0 : resp->body_len);
+	if (status != 204 && put_header(out, "Content-Length", len) != 0)
+		return -1;
+	if (put(out, "\r\n", 2) != 0)
+		return -1;
+	if (!no_body && resp->body_len > 0)
+		return put(out, resp->body, resp->body_len);
+	return 0;
+}
+
+/* The response when building one ran out of memory: static, no malloc. */
+static const char oom_body[] =
+    "{\"error\":{\"code\":\"SERVER_ERROR\",\"message\":\"out of memory\","
+    "\"details\":{}}}";
+
+static void log_request(const struct http_request *req, int status)
+{
+	struct json_object *line;
+	struct timespec now;
+	char num[32];
+	double ms;
+	enum log_level level = status >= 500 ? LOG_ERROR : LOG_INFO;
+
+	if ((line = log_begin(level, "request")) == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(now.tv_sec - req->started.tv_sec) * 1e3 +
+	    (double)(now.tv_nsec - req->started.tv_nsec) / 1e6;
+	/* The path is logged, never the query or body: those carry user
+	 * data (ids, prompts) that the log has no business keeping. */
+	json_object_object_add(line, "request_id",
+	    json_object_new_string(req->request_id));
+	json_object_object_add(line, "method",
+	    json_object_new_string(req->method[0] ? req->method : "-"));
+	json_object_object_add(line, "path",
+	    json_object_new_string(req->path ? req->path : "-"));
+	json_object_object_add(line, "status", json_object_new_int(status));
+	snprintf(num, sizeof(num), "%.3f", ms);
+	json_object_object_add(line, "duration_ms",
+	    json_object_new_double_s(ms, num));
+	log_end(line);
+}
+
+static void parse_error_response(enum http_parse_err err,
+    struct http_response *resp)
+{
+	switch (err) {
+	case HTTP_PARSE_BAD_PATH:
+		http_response_field_error(resp, API_VALIDATION_ERROR,
+		    "the request path is malformed", "path",
+		    "bad percent-encoding or not absolute");
+		break;
+	case HTTP_PARSE_BAD_QUERY:
+		http_response_field_error(resp, API_VALIDATION_ERROR,
+		    "the query string is malformed", "query",
+		    "bad percent-encoding");
+		break;
+	case HTTP_PARSE_BAD_METHOD:
+		http_response_field_error(resp, API_VALIDATION_ERROR,
+		    "the request method is malformed", "method",
+		    "not an HTTP method");
+		break;
+	default:
+		http_response_error(resp, API_SERVER_ERROR, "out of memory",
+		    NULL);
+		break;
+	}
+}
+
+void fcgi_serve(FCGX_Request *fr, const struct omni_config *cfg)
+{
+	struct http_request req;
+	struct http_response resp;
+	enum http_parse_err perr;
+
+	http_response_init(&resp);
+	perr = http_request_parse(&req, fr->envp, read_stream, fr->in,
+	    cfg->max_body, cfg);
+	if (perr != HTTP_PARSE_OK)
+		parse_error_response(perr, &resp);
+	else
+		router_dispatch(omni_routes, omni_routes_count, &req, &resp);
+	if (resp.oom || resp.status == 0) {
+		http_response_free(&resp);
+		http_response_init(&resp);
+		resp.status = 500;
+		resp.body = (char *)oom_body;
+		resp.body_len = sizeof(oom_body) - 1;
+		fcgi_write_response(fr->out, &req, &resp);
+		resp.body = NULL;
+	} else {
+		fcgi_write_response(fr->out, &req, &resp);
+	}
+	log_request(&req, resp.status);
+	http_response_free(&resp);
+	http_request_free(&req);
+}

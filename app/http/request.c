@@ -1,0 +1,416 @@
+/*
+ * request.c -- FastCGI params and body into a struct http_request.
+ *
+ * The params come from the front server (nginx fastcgi_params, Caddy's
+ * fastcgi transport) as "NAME=value" strings.  Only REQUEST_URI is trusted
+ * for the path: it is what the client sent, and decoding it here means the
+ * route table sees the same path whichever front server is in use.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "http.h"
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *http_percent_decode(const char *in, size_t len, int plus_is_space,
+    size_t *out_len)
+{
+	char *out = malloc(len + 1);
+	size_t o = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)in[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len) {
+				free(out);
+				return NULL;
+			}
+			hi = hexval((unsigned char)in[i + 1]);
+			lo = hexval((unsigned char)in[i + 2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+				free(out);
+				return NULL;
+			}
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c == '+' && plus_is_space) {
+			c = ' ';
+		} else if (c == '\0') {
+			free(out);
+			return NULL;
+		}
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	if (out_len != NULL)
+		*out_len = o;
+	return out;
+}
+
+int http_is_json_type(const char *ct)
+{
+	static const char json[] = "application/json";
+	size_t n = sizeof(json) - 1;
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, json, n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/* Look up a FastCGI param; borrowed from envp. */
+static const char *param(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp != NULL && *envp != NULL; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+static int kv_push(struct http_kv **arr, size_t *n, char *name, char *value)
+{
+	struct http_kv *grown = realloc(*arr, (*n + 1) * sizeof(**arr));
+
+	if (grown == NULL) {
+		free(name);
+		free(value);
+		return -1;
+	}
+	*arr = grown;
+	grown[*n].name = name;
+	grown[*n].value = value;
+	(*n)++;
+	return 0;
+}
+
+/* "HTTP_X_REQUEST_ID" -> "x-request-id" */
+static char *header_name(const char *p, size_t len)
+{
+	char *name = malloc(len + 1);
+
+	if (name == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++)
+		name[i] = p[i] == '_' ? '-' : (char)tolower((unsigned char)p[i]);
+	name[len] = '\0';
+	return name;
+}
+
+static int parse_headers(struct http_request *req, char *const *envp)
+{
+	for (; envp != NULL && *envp != NULL; envp++) {
+		const char *e = *envp, *eq;
+		char *name, *value;
+
+		if (strncmp(e, "HTTP_", 5) != 0)
+			continue;
+		eq = strchr(e, '=');
+		if (eq == NULL || eq == e + 5)
+			continue;
+		name = header_name(e + 5, (size_t)(eq - e - 5));
+		value = strdup(eq + 1);
+		if (name == NULL || value == NULL) {
+			free(name);
+			free(value);
+			return -1;
+		}
+		if (kv_push(&req->headers, &req->nheaders, name, value) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static enum http_parse_err parse_query(struct http_request *req)
+{
+	const char *p = req->raw_query;
+
+	while (*p != '\0') {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+		size_t klen = eq ? (size_t)(eq - p) : len;
+		char *name, *value;
+
+		if (len > 0) {
+			name = http_percent_decode(p, klen, 1, NULL);
+			value = eq ? http_percent_decode(eq + 1,
+			    len - klen - 1, 1, NULL) : strdup("");
+			if (name == NULL || value == NULL) {
+				free(name);
+				free(value);
+				return HTTP_PARSE_BAD_QUERY;
+			}
+			if (kv_push(&req->params, &req->nparams, name,
+			    value) != 0)
+				return HTTP_PARSE_NOMEM;
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return HTTP_PARSE_OK;
+}
+
+/* A request id from the client is kept only if it is short and plain, so
+ * it can go into logs and headers as is. */
+static int request_id_acceptable(const char *id)
+{
+	size_t n = 0;
+
+	for (; id[n] != '\0'; n++) {
+		unsigned char c = (unsigned char)id[n];
+
+		if (n >= HTTP_REQUEST_ID_MAX - 1)
+			return 0;
+		if (!(isalnum(c) || c == '-' || c == '_' || c == '.' ||
+		    c == ':' || c == '/' || c == '+' || c == '='))
+			return 0;
+	}
+	return n > 0;
+}
+
+static void set_request_id(struct http_request *req)
+{
+	const char *given = http_header(req, "x-request-id");
+	unsigned char raw[16];
+	static const char hex[] = "0123456789abcdef";
+
+	if (given != NULL && request_id_acceptable(given)) {
+		strcpy(req->request_id, given);
+		return;
+	}
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		/* The CSPRNG failing is not a reason to refuse a request;
+		 * uniqueness is all an id needs. */
+		for (size_t i = 0; i < sizeof(raw); i++)
+			raw[i] = (unsigned char)random();
+	}
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		req->request_id[2 * i] = hex[raw[i] >> 4];
+		req->request_id[2 * i + 1] = hex[raw[i] & 15];
+	}
+	req->request_id[2 * sizeof(raw)] = '\0';
+}
+
+/* Read and drop whatever is left of the body. */
+static void drain(http_body_reader reader, void *ctx)
+{
+	char scratch[8192];
+
+	while (reader(ctx, scratch, sizeof(scratch)) > 0)
+		;
+}
+
+/*
+ * Read the body, at most 'max' bytes.  Past that the rest is read and
+ * dropped: the front server has already sent it, and leaving it unread
+ * would desynchronise a kept-alive FastCGI connection.  Memory stays
+ * bounded by 'max' whatever the client sends.
+ */
+static enum http_parse_err read_body(struct http_request *req,
+    http_body_reader reader, void *ctx, size_t max)
+{
+	size_t cap, len = 0;
+	char *buf;
+
+	if (reader == NULL)
+		return HTTP_PARSE_OK;
+	if (req->content_length > (long long)max) {
+		drain(reader, ctx);
+		req->body_status = HTTP_BODY_TOO_LARGE;
+		return HTTP_PARSE_OK;
+	}
+	cap = req->content_length > 0 ? (size_t)req->content_length : 4096;
+	if (cap > max)
+		cap = max;
+	if ((buf = malloc(cap + 1)) == NULL)
+		return HTTP_PARSE_NOMEM;
+	for (;;) {
+		long got;
+
+		if (len == cap) {
+			char probe;
+			char *grown;
+
+			if (cap == max) {
+				/* Full: one more byte proves it too large. */
+				if (reader(ctx, &probe, 1) <= 0)
+					break;
+				drain(reader, ctx);
+				free(buf);
+				req->body_status = HTTP_BODY_TOO_LARGE;
+				return HTTP_PARSE_OK;
+			}
+			cap = cap * 2 > max ? max : cap * 2;
+			if ((grown = realloc(buf, cap + 1)) == NULL) {
+				free(buf);
+				return HTTP_PARSE_NOMEM;
+			}
+			buf = grown;
+		}
+		got = reader(ctx, buf + len, cap - len);
+		if (got < 0) {
+			free(buf);
+			req->body_status = HTTP_BODY_READ_ERROR;
+			return HTTP_PARSE_OK;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	buf[len] = '\0';
+	if (req->content_length >= 0 && (long long)len < req->content_length)
+		req->body_status = HTTP_BODY_READ_ERROR;
+	req->body = buf;
+	req->body_len = len;
+	return HTTP_PARSE_OK;
+}
+
+static int method_valid(const char *m)
+{
+	size_t n = strlen(m);
+
+	if (n == 0 || n >= sizeof(((struct http_request *)0)->method))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isupper((unsigned char)m[i]))
+			return 0;
+	return 1;
+}
+
+static enum http_parse_err parse_head(struct http_request *req,
+    char *const *envp, const struct omni_config *cfg)
+{
+	const char *method = param(envp, "REQUEST_METHOD");
+	const char *uri = param(envp, "REQUEST_URI");
+	const char *qs = param(envp, "QUERY_STRING");
+	const char *v;
+	size_t plen;
+
+	memset(req, 0, sizeof(*req));
+	clock_gettime(CLOCK_MONOTONIC, &req->started);
+	req->cfg = cfg;
+	req->content_length = -1;
+	if (parse_headers(req, envp) != 0) {
+		set_request_id(req);
+		return HTTP_PARSE_NOMEM;
+	}
+	set_request_id(req);
+
+	v = param(envp, "REMOTE_ADDR");
+	req->remote_addr = strdup(v ? v : "");
+	if ((v = param(envp, "CONTENT_TYPE")) != NULL && *v != '\0')
+		req->content_type = strdup(v);
+	if ((v = param(envp, "CONTENT_LENGTH")) != NULL && *v != '\0') {
+		char *end;
+
+		errno = 0;
+		req->content_length = strtoll(v, &end, 10);
+		if (errno != 0 || *end != '\0' || req->content_length < 0)
+			req->content_length = -1;
+	}
+	if (req->remote_addr == NULL)
+		return HTTP_PARSE_NOMEM;
+
+	if (method == NULL || !method_valid(method))
+		return HTTP_PARSE_BAD_METHOD;
+	strcpy(req->method, method);
+
+	if (uri == NULL)
+		uri = param(envp, "DOCUMENT_URI");
+	if (uri == NULL || uri[0] != '/')
+		return HTTP_PARSE_BAD_PATH;
+	plen = strcspn(uri, "?#");
+	req->path = http_percent_decode(uri, plen, 0, NULL);
+	if (req->path == NULL)
+		return HTTP_PARSE_BAD_PATH;
+	if (qs == NULL && uri[plen] == '?')
+		qs = uri + plen + 1;
+	req->raw_query = strdup(qs ? qs : "");
+	if (req->raw_query == NULL)
+		return HTTP_PARSE_NOMEM;
+	return parse_query(req);
+}
+
+enum http_parse_err http_request_parse(struct http_request *req,
+    char *const *envp, http_body_reader reader, void *reader_ctx,
+    size_t max_body, const struct omni_config *cfg)
+{
+	enum http_parse_err err = parse_head(req, envp, cfg);
+
+	if (err == HTTP_PARSE_OK)
+		return read_body(req, reader, reader_ctx, max_body);
+	/* The body is consumed even when the request is refused, so that a
+	 * kept-alive FastCGI connection stays in step. */
+	if (reader != NULL)
+		drain(reader, reader_ctx);
+	return err;
+}
+
+static void kv_free(struct http_kv *arr, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(arr[i].name);
+		free(arr[i].value);
+	}
+	free(arr);
+}
+
+void http_request_free(struct http_request *req)
+{
+	if (req == NULL)
+		return;
+	free(req->path);
+	free(req->raw_query);
+	kv_free(req->params, req->nparams);
+	kv_free(req->headers, req->nheaders);
+	free(req->remote_addr);
+	free(req->content_type);
+	free(req->body);
+	if (req->json != NULL)
+		json_object_put(req->json);
+	memset(req, 0, sizeof(*req));
+}
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (strcmp(req->headers[i].name, name) == 0)
+			return req->headers[i].value;
+	return NULL;
+}
+
+const char *http_param(const struct http_request *req, const char *name)
+{
+	for (size_t i = 0; i < req->nparams; i++)
+		if (strcmp(req->params[i].name, name) == 0)
+			return req->params[i].value;
+	return NULL;
+}

@@ -1,0 +1,186 @@
+/*
+ * router.c -- dispatch over a route table, applying the rules every route
+ * shares (see router.h for their order).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "config.h"
+#include "json_util.h"
+#include "router.h"
+
+static int route_enabled(const struct route *r, const struct http_request *req)
+{
+	return !r->debug_only || (req->cfg != NULL && req->cfg->debug_routes);
+}
+
+/* A HEAD request is answered by the GET route. */
+static int method_matches(const struct route *r, const char *method)
+{
+	return strcmp(r->method, method) == 0 ||
+	    (strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0);
+}
+
+size_t router_allow(const struct route *table, size_t n,
+    const struct http_request *req, const char *path, char *buf, size_t len)
+{
+	size_t found = 0, used = 0;
+	int has_get = 0;
+
+	if (len > 0)
+		buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const struct route *r = &table[i];
+
+		if (strcmp(r->path, path) != 0 || !route_enabled(r, req))
+			continue;
+		if (strcmp(r->method, "GET") == 0)
+			has_get = 1;
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0,
+		    "%s, ", r->method);
+		found++;
+	}
+	if (found > 0)
+		snprintf(buf + used, used < len ? len - used : 0, "%sOPTIONS",
+		    has_get ? "HEAD, " : "");
+	return found;
+}
+
+static void add_cors(const struct http_request *req, struct http_response *resp)
+{
+	const char *origin = http_header(req, "origin");
+	const char *allow;
+
+	if (origin == NULL || req->cfg == NULL)
+		return;
+	allow = cfg_origin_allowed(req->cfg, origin);
+	http_response_header(resp, "Vary", "Origin");
+	if (allow == NULL)
+		return;
+	http_response_header(resp, "Access-Control-Allow-Origin", allow);
+	http_response_header(resp, "Access-Control-Expose-Headers",
+	    "X-Request-Id, Retry-After");
+}
+
+static void preflight(const struct http_request *req,
+    struct http_response *resp, const char *allow)
+{
+	const char *origin = http_header(req, "origin");
+
+	if (origin != NULL && (req->cfg == NULL ||
+	    cfg_origin_allowed(req->cfg, origin) == NULL)) {
+		http_response_error(resp, API_FORBIDDEN,
+		    "origin not allowed", NULL);
+		return;
+	}
+	http_response_body(resp, 204, "text/plain", "", 0);
+	http_response_header(resp, "Allow", allow);
+	if (origin == NULL)
+		return;
+	http_response_header(resp, "Access-Control-Allow-Methods", allow);
+	http_response_header(resp, "Access-Control-Allow-Headers",
+	    "Authorization, Content-Type, X-Request-Id");
+	http_response_header(resp, "Access-Control-Max-Age", "600");
+}
+
+/* 0 if the request may go on; otherwise the response is filled. */
+static int check_auth(const struct route *r, const struct http_request *req,
+    struct http_response *resp)
+{
+	char sub[128];
+	enum auth_err err;
+
+	if (r->auth == ROUTE_PUBLIC || req->cfg == NULL ||
+	    req->cfg->auth != CFG_AUTH_JWT)
+		return 0;
+	err = auth_verify_bearer(req->cfg->jwt_secret,
+	    http_header(req, "authorization"), time(NULL), sub, sizeof(sub));
+	if (err == AUTH_OK)
+		return 0;
+	http_response_error(resp, API_UNAUTHORIZED, auth_strerror(err), NULL);
+	http_response_header(resp, "WWW-Authenticate", "Bearer");
+	return -1;
+}
+
+static int check_json_body(struct http_request *req,
+    struct http_response *resp)
+{
+	char why[160];
+	enum json_err err;
+
+	if (!http_is_json_type(req->content_type)) {
+		http_response_field_error(resp, API_UNSUPPORTED_MEDIA_TYPE,
+		    "this endpoint accepts application/json only",
+		    "Content-Type", req->content_type ? "not application/json" :
+		    "missing");
+		return -1;
+	}
+	err = json_parse_object(req->body, req->body_len, &req->json, why,
+	    sizeof(why));
+	if (err == JSON_ENOMEM) {
+		http_response_error(resp, API_SERVER_ERROR, "out of memory",
+		    NULL);
+		return -1;
+	}
+	if (err != JSON_OK) {
+		http_response_field_error(resp, API_VALIDATION_ERROR,
+		    "the request body is not a valid JSON object", "body", why);
+		return -1;
+	}
+	return 0;
+}
+
+static void route(const struct route *table, size_t n,
+    struct http_request *req, struct http_response *resp)
+{
+	const struct route *match = NULL;
+	char allow[128];
+
+	if (req->body_status == HTTP_BODY_TOO_LARGE) {
+		http_response_error(resp, API_PAYLOAD_TOO_LARGE,
+		    "the request body is larger than the server accepts", NULL);
+		return;
+	}
+	if (router_allow(table, n, req, req->path, allow, sizeof(allow)) == 0) {
+		http_response_error(resp, API_NOT_FOUND, "no such endpoint",
+		    NULL);
+		return;
+	}
+	if (strcmp(req->method, "OPTIONS") == 0) {
+		preflight(req, resp, allow);
+		return;
+	}
+	for (size_t i = 0; i < n && match == NULL; i++)
+		if (strcmp(table[i].path, req->path) == 0 &&
+		    route_enabled(&table[i], req) &&
+		    method_matches(&table[i], req->method))
+			match = &table[i];
+	if (match == NULL) {
+		http_response_error(resp, API_METHOD_NOT_ALLOWED,
+		    "method not allowed on this endpoint", NULL);
+		http_response_header(resp, "Allow", allow);
+		return;
+	}
+	if (req->body_status == HTTP_BODY_READ_ERROR) {
+		http_response_error(resp, API_VALIDATION_ERROR,
+		    "the request body ended early", NULL);
+		return;
+	}
+	if (check_auth(match, req, resp) != 0)
+		return;
+	if (match->body == ROUTE_BODY_JSON && check_json_body(req, resp) != 0)
+		return;
+	match->handler(req, resp);
+	if (resp->status == 0 && !resp->oom)
+		http_response_error(resp, API_SERVER_ERROR,
+		    "the handler produced no response", NULL);
+}
+
+void router_dispatch(const struct route *table, size_t n,
+    struct http_request *req, struct http_response *resp)
+{
+	route(table, n, req, resp);
+	add_cors(req, resp);
+}

@@ -1,0 +1,52 @@
+/*
+ * handlers.h -- the HTTP handlers, one file per resource in handlers/.
+ *
+ * Handlers are called by router_dispatch() (router.h) after the shared
+ * checks: they see a parsed request (req->json on JSON routes) and fill the
+ * response.  They hold no per-user state.  Per-process resources (the
+ * sandbox provider, the Inngest app) are made after fork by
+ * handlers_init() in each worker and released by handlers_fini().
+ */
+#ifndef OMNI_HANDLERS_H
+#define OMNI_HANDLERS_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+struct omni_config;
+
+/* Make and release every handler module's per-process state.  'cfg' must
+ * outlive the workers' use of it.  handlers_init returns 0 or -1 with a
+ * line in 'err'. */
+int handlers_init(const struct omni_config *cfg, char *err, size_t errlen);
+void handlers_fini(void);
+
+/* health.c */
+void handle_root(struct http_request *req, struct http_response *resp);
+void handle_ready(struct http_request *req, struct http_response *resp);
+
+/* debug.c: only with OMNI_DEBUG_ROUTES=1, never in production */
+void handle_debug_sleep(struct http_request *req, struct http_response *resp);
+void handle_debug_echo(struct http_request *req, struct http_response *resp);
+
+/* sandbox.c */
+int sandbox_handlers_init(const struct omni_config *cfg, char *err,
+    size_t errlen);
+void sandbox_handlers_fini(void);
+/* /ready: 1 if the provider answers, 0 with a reason in 'detail'. */
+int sandbox_ready_check(char *detail, size_t len);
+void handle_sandbox_create(struct http_request *req,
+    struct http_response *resp);
+void handle_sandbox_status(struct http_request *req,
+    struct http_response *resp);
+void handle_sandbox_delete(struct http_request *req,
+    struct http_response *resp);
+
+/* inngest.c */
+int inngest_handlers_init(const struct omni_config *cfg, char *err,
+    size_t errlen);
+void inngest_handlers_fini(void);
+void handle_inngest(struct http_request *req, struct http_response *resp);
+
+#endif
