@@ -1,0 +1,131 @@
+/*
+ * main.c -- omni-fcgi: command line, configuration, and the choice between
+ * running a pool (--listen) and being one worker under spawn-fcgi (the
+ * listening socket already on fd 0).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "log.h"
+#include "pool.h"
+#include "worker.h"
+
+#define OMNI_VERSION "0.1.0"
+#define EXIT_USAGE 64 /* sysexits.h EX_USAGE */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: omni-fcgi --listen unix:PATH|HOST:PORT [--workers W] "
+	    "[--threads T] [--env-file F]\n"
+	    "       omni-fcgi [--threads T] [--env-file F]   "
+	    "(under spawn-fcgi: socket on fd 0)\n");
+}
+
+static int parse_count(const char *opt, const char *v, int max, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || end == v || n < 1 || n > max) {
+		fprintf(stderr, "omni-fcgi: %s must be an integer from 1 to "
+		    "%d\n", opt, max);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+/* spawn-fcgi hands over a listening socket as fd 0. */
+static int stdin_is_listening_socket(void)
+{
+	int listening = 0;
+	socklen_t len = sizeof(listening);
+
+	if (getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0)
+		return 0;
+	return listening;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "env-file", required_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pool_opts opts = { 0 };
+	struct omni_config cfg;
+	char err[512];
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "l:w:t:e:hV", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			opts.listen = optarg;
+			break;
+		case 'w':
+			if (parse_count("--workers", optarg, 256,
+			    &opts.workers) != 0)
+				return EXIT_USAGE;
+			break;
+		case 't':
+			if (parse_count("--threads", optarg, 1024,
+			    &opts.threads) != 0)
+				return EXIT_USAGE;
+			break;
+		case 'e':
+			opts.env_file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("omni-fcgi %s\n", OMNI_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (opts.listen == NULL && !stdin_is_listening_socket()) {
+		fprintf(stderr, "omni-fcgi: no --listen given and fd 0 is not "
+		    "a listening socket\n");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (cfg_load(&cfg, opts.env_file, err, sizeof(err)) != CFG_OK) {
+		fprintf(stderr, "omni-fcgi: configuration error: %s\n", err);
+		return CFG_EXIT_CODE;
+	}
+	log_set_level(cfg.log_level);
+	if (opts.listen != NULL)
+		return pool_run(&opts, &cfg);
+
+	/* spawn-fcgi mode: this process is the one worker. */
+	if (opts.threads > 0)
+		cfg.threads = opts.threads;
+	log_msg(LOG_INFO, "start", "serving the socket on fd 0 with %d "
+	    "threads (spawn-fcgi mode)", cfg.threads);
+	cfg_log_summary(&cfg);
+	rc = worker_run(0, &cfg, -1);
+	log_msg(LOG_INFO, "stop", "worker exited");
+	cfg_free(&cfg);
+	return rc;
+}
