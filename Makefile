@@ -15,8 +15,10 @@ PKG_LIBS   := $(shell pkg-config --libs fcgi libcurl json-c libcrypto 2>/dev/nul
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror
+# CFLAGS (optimisation, sanitizers) may be set on the command line; the
+# flags every build needs live apart so that doing so cannot drop them.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c17 $(WARN) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -pthread
+BASE_CFLAGS := -std=c17 $(WARN) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -pthread
 LDLIBS  += $(PKG_LIBS) -pthread
 
 # BUILD selects the variant: build/ (plain) or build/asan/ (sanitizers).
@@ -38,18 +40,18 @@ all: $(BIN)
 
 $(BUILD)/obj/%.o: %.c $(wildcard include/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libomni.a: $(OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(BIN): $(BUILD)/obj/app/main.o $(BUILD)/libomni.a
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libomni.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libomni.a $(LDLIBS) \
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libomni.a $(LDLIBS) \
 		$(CMOCKA_LIBS) -o $@
 
 tests-bin: $(BIN) $(TESTBINS)
@@ -80,7 +82,7 @@ clang-check:
 
 build/clang/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	clang $(CFLAGS) -c $< -o $@
+	clang $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
 valgrind: $(BIN)
 	@python3 tests/integration/valgrind_check.py --bin $(BIN)

@@ -6,6 +6,37 @@
 
 #include "json_util.h"
 
+/*
+ * json-c accepts more than RFC 8259 even in strict mode: NaN, Infinity,
+ * single-quoted strings, raw control characters inside strings.  Scan the
+ * bytes first: outside strings only JSON's own characters may appear, and
+ * inside strings no control character.  Returns the offset of the first
+ * offending byte, or -1.
+ */
+static long grammar_violation(const char *buf, size_t len)
+{
+	static const char allowed[] = "{}[],: \t\r\n0123456789+-.eEtrufalsn";
+	int in_string = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++; /* json-c checks the escape itself */
+			else if (c == '"')
+				in_string = 0;
+			else if (c < 0x20)
+				return (long)i;
+		} else if (c == '"') {
+			in_string = 1;
+		} else if (c == '\0' || strchr(allowed, c) == NULL) {
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
 enum json_err json_parse_object(const char *buf, size_t len,
     struct json_object **out, char *why, size_t why_len)
 {
@@ -14,6 +45,7 @@ enum json_err json_parse_object(const char *buf, size_t len,
 	enum json_tokener_error jerr;
 	enum json_err err = JSON_OK;
 	size_t end;
+	long bad;
 
 	*out = NULL;
 	if (why != NULL && why_len > 0)
@@ -24,13 +56,32 @@ enum json_err json_parse_object(const char *buf, size_t len,
 			    "the body is empty" : "the body contains a NUL byte");
 		return JSON_ESYNTAX;
 	}
+	if ((bad = grammar_violation(buf, len)) >= 0) {
+		if (why != NULL)
+			snprintf(why, why_len, "unexpected character at byte %ld",
+			    bad);
+		return JSON_ESYNTAX;
+	}
 	if ((tok = json_tokener_new_ex(JSON_MAX_DEPTH)) == NULL)
 		return JSON_ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
-	if (obj == NULL || jerr != json_tokener_success) {
+	if (obj == NULL && jerr == json_tokener_continue) {
+		/* A bare scalar ("1", "true") waits for more input: the
+		 * terminating NUL tells json-c the input has ended. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+	}
+	if (obj == NULL && jerr == json_tokener_success) {
+		/* The literal null parses to no object. */
+		err = JSON_ENOT_OBJECT;
+		if (why != NULL)
+			snprintf(why, why_len, "the body must be a JSON object");
+	} else if (obj == NULL || jerr != json_tokener_success) {
 		if (jerr == json_tokener_continue)
 			jerr = json_tokener_error_parse_eof;
 		err = jerr == json_tokener_error_depth ? JSON_EDEPTH :

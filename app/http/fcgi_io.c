@@ -51,7 +51,8 @@ int fcgi_write_response(FCGX_Stream *out, const struct http_request *req,
 		if (put_header(out, resp->headers[i].name,
 		    resp->headers[i].value) != 0)
 			return -1;
-	snprintf(len, sizeof(len), "%zu", no_body ? (size_t)0 : resp->body_len);
+	/* HEAD carries the length GET would have (RFC 9110, 8.6). */
+	snprintf(len, sizeof(len), "%zu", resp->body_len);
 	if (status != 204 && put_header(out, "Content-Length", len) != 0)
 		return -1;
 	if (put(out, "\r\n", 2) != 0)

@@ -38,12 +38,13 @@ size_t router_allow(const struct route *table, size_t n,
 			continue;
 		if (strcmp(r->method, "GET") == 0)
 			has_get = 1;
-		used += (size_t)snprintf(buf + used, used < len ? len - used : 0,
-		    "%s, ", r->method);
+		if (used < len)
+			used += (size_t)snprintf(buf + used, len - used,
+			    "%s, ", r->method);
 		found++;
 	}
-	if (found > 0)
-		snprintf(buf + used, used < len ? len - used : 0, "%sOPTIONS",
+	if (found > 0 && used < len)
+		snprintf(buf + used, len - used, "%sOPTIONS",
 		    has_get ? "HEAD, " : "");
 	return found;
 }
