@@ -16,3 +16,12 @@ int handlers_init(const struct omni_config *cfg, char *err, size_t errlen)
 void handlers_fini(void)
 {
 }
+
+int handlers_preflight(const struct omni_config *cfg, char *err,
+    size_t errlen)
+{
+	int rc = handlers_init(cfg, err, errlen);
+
+	handlers_fini();
+	return rc;
+}

@@ -7,6 +7,7 @@
  * the same stderr, never interleave.  See include/log.h.
  */
 #include "log.h"
+#include "timeutil.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -71,24 +72,6 @@ int log_level_parse(const char *name, enum log_level *out)
 	return -1;
 }
 
-/* "2026-11-29T10:00:00.123Z" into 'buf' (at least 25 bytes). */
-static void format_ts(char *buf, size_t len)
-{
-	struct timespec now;
-	struct tm tm;
-
-	if (clock_gettime(CLOCK_REALTIME, &now) != 0) {
-		now.tv_sec = time(NULL);
-		now.tv_nsec = 0;
-	}
-	if (gmtime_r(&now.tv_sec, &tm) == NULL) {
-		snprintf(buf, len, "1970-01-01T00:00:00.000Z");
-		return;
-	}
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03ldZ", now.tv_nsec / 1000000L);
-}
-
 struct json_object *log_begin(enum log_level level, const char *event)
 {
 	char ts[40];
@@ -99,7 +82,7 @@ struct json_object *log_begin(enum log_level level, const char *event)
 	line = json_object_new_object();
 	if (line == NULL)
 		return NULL;
-	format_ts(ts, sizeof(ts));
+	time_rfc3339_now(ts, sizeof(ts));
 	/* json-c keeps insertion order: ts, level, event, pid lead every line. */
 	json_object_object_add(line, "ts", json_object_new_string(ts));
 	json_object_object_add(line, "level",

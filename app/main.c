@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "handlers.h"
 #include "log.h"
 #include "pool.h"
 #include "worker.h"
@@ -115,6 +116,11 @@ int main(int argc, char **argv)
 		return CFG_EXIT_CODE;
 	}
 	log_set_level(cfg.log_level);
+	if (handlers_preflight(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "omni-fcgi: configuration error: %s\n", err);
+		cfg_free(&cfg);
+		return CFG_EXIT_CODE;
+	}
 	if (opts.listen != NULL)
 		return pool_run(&opts, &cfg);
 

@@ -27,8 +27,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "handlers.h"
 #include "log.h"
 #include "pool.h"
+#include "timeutil.h"
 #include "worker.h"
 
 #define LISTEN_BACKLOG 1024
@@ -62,14 +64,6 @@ static struct {
 	int young_deaths;    /* consecutive, for the backoff */
 	double next_spawn;   /* not before this time */
 } m;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- listening socket ---- */
 
@@ -266,7 +260,7 @@ static int spawn(pid_t replaces)
 	c->pid = pid;
 	c->gen = m.gen;
 	c->replaces = replaces;
-	c->started = now_s();
+	c->started = time_mono_s();
 	log_child(LOG_INFO, "worker_start", c, replaces ? "replaces" : NULL,
 	    replaces);
 	return 0;
@@ -302,7 +296,7 @@ static void reconcile(void)
 	if (live < m.target) {
 		/* Pair the new worker with an old one still serving, unless
 		 * a starting worker already replaces it. */
-		if (now_s() >= m.next_spawn)
+		if (time_mono_s() >= m.next_spawn)
 			spawn(old ? old->pid : 0);
 		return;
 	}
@@ -335,7 +329,7 @@ static void reap(void)
 
 		if (c == NULL)
 			continue;
-		lived = now_s() - c->started;
+		lived = time_mono_s() - c->started;
 		planned = c->retiring || m.stopping;
 		if (WIFSIGNALED(status))
 			log_child(planned ? LOG_INFO : LOG_ERROR, "worker_exit",
@@ -357,7 +351,7 @@ static void reap(void)
 
 			if (delay > BACKOFF_MAX_MS)
 				delay = BACKOFF_MAX_MS;
-			m.next_spawn = now_s() + (double)delay / 1000.0;
+			m.next_spawn = time_mono_s() + (double)delay / 1000.0;
 			log_msg(LOG_WARN, "worker_restart",
 			    "restarting a worker in %ld ms", delay);
 		} else {
@@ -402,6 +396,12 @@ static void reload(void)
 		    "configuration", err);
 		return;
 	}
+	if (handlers_preflight(&fresh, err, sizeof(err)) != 0) {
+		log_msg(LOG_ERROR, "reload_failed", "%s; keeping the running "
+		    "configuration", err);
+		cfg_free(&fresh);
+		return;
+	}
 	apply_overrides(&fresh);
 	cfg_free(m.cfg);
 	*m.cfg = fresh;
@@ -424,7 +424,7 @@ static void begin_stop(int sig)
 	if (m.stopping)
 		return;
 	m.stopping = 1;
-	m.deadline = now_s() + m.cfg->shutdown_timeout + KILL_GRACE_S;
+	m.deadline = time_mono_s() + m.cfg->shutdown_timeout + KILL_GRACE_S;
 	/* New connections now fail at once instead of queueing for workers
 	 * that will not accept them. */
 	if (m.unix_path[0] != '\0')
@@ -458,7 +458,7 @@ static void handle_signals(void)
 	}
 }
 
-static void handle_ready(void)
+static void read_ready_pids(void)
 {
 	int pids[64];
 	ssize_t n = read(m.ready_pipe[0], pids, sizeof(pids));
@@ -469,7 +469,7 @@ static void handle_ready(void)
 
 static int poll_timeout_ms(void)
 {
-	double t = 1.0, now = now_s();
+	double t = 1.0, now = time_mono_s();
 
 	if (m.stopping)
 		t = m.deadline - now;
@@ -532,9 +532,9 @@ int pool_run(const struct pool_opts *opts, struct omni_config *cfg)
 			if (pfd[0].revents & POLLIN)
 				handle_signals();
 			if (pfd[1].revents & POLLIN)
-				handle_ready();
+				read_ready_pids();
 		}
-		if (m.stopping && !killed && now_s() >= m.deadline) {
+		if (m.stopping && !killed && time_mono_s() >= m.deadline) {
 			log_msg(LOG_WARN, "drain_timeout", "killing %zu workers "
 			    "still busy", m.nkids);
 			for (size_t i = 0; i < m.nkids; i++)

@@ -1,25 +1,32 @@
 /*
- * worker.c -- a worker process: T threads in FCGX_Accept_r loops.
+ * worker.c -- a worker process: T threads serving FastCGI connections.
  *
- * Stopping a thread that is blocked in accept(2) is the delicate part.
- * libfcgi retries an interrupted accept unless the request was set up with
- * FCGI_FAIL_ACCEPT_ON_INTR, and a process-directed signal wakes only one
- * thread.  So the main thread, once told to stop, calls
- * FCGX_ShutdownPending() and sends SIGUSR1 (installed without SA_RESTART)
- * to each thread that is waiting for a request, again every few
- * milliseconds until all have returned: a thread that was between its
- * check of the stop flag and the accept call is caught by the next round.
- * Threads busy with a request are never signalled, so their I/O is not
- * interrupted; they finish the request and then see the flag.
+ * Omni accepts connections itself and hands each one to libfcgi, rather
+ * than letting FCGX_Accept_r accept.  libfcgi's accept cannot be stopped
+ * cleanly: after accepting a unix-socket connection it waits up to 2 s for
+ * the connection to become readable, and a signal that interrupts that wait
+ * (the usual way to wake a thread blocked in accept) makes it close the
+ * connection, which the front server reports as a 502; with
+ * FCGX_ShutdownPending() set it can then loop on a stale descriptor.
+ *
+ * So each thread waits with poll(2) on either the listening socket (one
+ * thread per process at a time, under accept_lock, to avoid a thundering
+ * herd) or its kept-alive connection, and in both cases on a wake pipe too.
+ * To stop, the main thread writes to the wake pipe: threads waiting for a
+ * connection return at once; a thread on a kept-alive connection serves a
+ * request that is already there, otherwise closes the idle connection;
+ * threads busy with a request finish it first.  No signal interrupts any
+ * request's I/O.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -28,13 +35,14 @@
 #include "fcgi_io.h"
 #include "handlers.h"
 #include "log.h"
+#include "timeutil.h"
 #include "worker.h"
 
-#define WAKE_INTERVAL_MS 20
+#define DRAIN_POLL_MS 20
+#define ACCEPT_ERROR_PAUSE_MS 100
 
 struct thread_slot {
 	pthread_t tid;
-	atomic_int waiting;   /* in FCGX_Accept_r: safe to interrupt */
 	atomic_int done;      /* the loop has returned */
 };
 
@@ -43,8 +51,14 @@ static struct {
 	const struct omni_config *cfg;
 	int listen_fd;
 	atomic_int stopping;
-	int signal_pipe[2];
-} self = { .signal_pipe = { -1, -1 } };
+	int signal_pipe[2];   /* signal handler -> main thread */
+	int wake_pipe[2];     /* main thread -> every serving thread */
+	pthread_mutex_t accept_lock;
+} self = {
+	.signal_pipe = { -1, -1 },
+	.wake_pipe = { -1, -1 },
+	.accept_lock = PTHREAD_MUTEX_INITIALIZER,
+};
 
 static void on_stop_signal(int sig)
 {
@@ -52,17 +66,10 @@ static void on_stop_signal(int sig)
 	unsigned char b = (unsigned char)sig;
 
 	atomic_store(&self.stopping, 1);
-	FCGX_ShutdownPending();
 	if (write(self.signal_pipe[1], &b, 1) < 0) {
 		/* The flag is set and the main thread polls it anyway. */
 	}
 	errno = saved;
-}
-
-/* SIGUSR1 only interrupts a blocking call; the flag says why. */
-static void on_wake_signal(int sig)
-{
-	(void)sig;
 }
 
 static int install(int sig, void (*fn)(int))
@@ -72,8 +79,76 @@ static int install(int sig, void (*fn)(int))
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = fn;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: accept must return EINTR */
 	return sigaction(sig, &sa, NULL);
+}
+
+/* Wait until 'fd' is readable (1) or the worker is stopping (0).  The wake
+ * pipe is never drained, so once written it wakes every waiter. */
+static int wait_readable(int fd)
+{
+	struct pollfd p[2] = {
+		{ .fd = fd, .events = POLLIN },
+		{ .fd = self.wake_pipe[0], .events = POLLIN },
+	};
+
+	for (;;) {
+		if (atomic_load(&self.stopping))
+			return 0;
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 0;
+		}
+		if (p[1].revents != 0)
+			return 0;
+		if (p[0].revents != 0)
+			return 1;
+	}
+}
+
+/* Accept one connection into 'fr'.  Returns 0, or -1 when stopping. */
+static int accept_connection(FCGX_Request *fr)
+{
+	for (;;) {
+		int fd = -1, err = 0;
+
+		pthread_mutex_lock(&self.accept_lock);
+		if (wait_readable(self.listen_fd)) {
+			fd = accept4(self.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			err = errno;
+		}
+		pthread_mutex_unlock(&self.accept_lock);
+		if (fd >= 0) {
+			fr->ipcFd = fd;
+			/* Otherwise FCGX_Accept_r would close it on entry, as
+			 * the end of a previous, not kept-alive, request. */
+			fr->keepConnection = 1;
+			return 0;
+		}
+		if (atomic_load(&self.stopping))
+			return -1;
+		/* Another process took it (EAGAIN) or the client left: try
+		 * again.  A lasting error (EMFILE) must not spin. */
+		if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR &&
+		    err != ECONNABORTED) {
+			log_msg(LOG_ERROR, "accept_error", "accept: %s",
+			    strerror(err));
+			time_sleep_ms(ACCEPT_ERROR_PAUSE_MS);
+		}
+	}
+}
+
+/* On a kept-alive connection: 1 when a request is there to serve, 0 when
+ * the worker is stopping and the connection is idle. */
+static int next_request_ready(FCGX_Request *fr)
+{
+	struct pollfd p = { .fd = fr->ipcFd, .events = POLLIN };
+
+	if (wait_readable(fr->ipcFd))
+		return 1;
+	/* Stopping: a request the front server already sent is served, so
+	 * it is not lost; an idle connection is closed. */
+	return poll(&p, 1, 0) > 0;
 }
 
 static void *thread_main(void *arg)
@@ -81,32 +156,24 @@ static void *thread_main(void *arg)
 	struct thread_slot *slot = arg;
 	FCGX_Request fr;
 
-	if (FCGX_InitRequest(&fr, self.listen_fd,
-	    FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	if (FCGX_InitRequest(&fr, self.listen_fd, 0) != 0) {
 		log_msg(LOG_ERROR, "worker_thread_error",
 		    "FCGX_InitRequest failed");
 		atomic_store(&slot->done, 1);
 		return NULL;
 	}
-	while (!atomic_load(&self.stopping)) {
-		int rc;
-
-		atomic_store(&slot->waiting, 1);
-		if (atomic_load(&self.stopping)) {
-			atomic_store(&slot->waiting, 0);
+	for (;;) {
+		if (fr.ipcFd < 0) {
+			if (accept_connection(&fr) != 0)
+				break;
+		} else if (!next_request_ready(&fr)) {
 			break;
 		}
-		rc = FCGX_Accept_r(&fr);
-		atomic_store(&slot->waiting, 0);
-		if (rc < 0) {
-			if (atomic_load(&self.stopping) || rc == -EINTR)
-				continue;
-			log_msg(LOG_ERROR, "accept_error",
-			    "FCGX_Accept_r failed: %s", strerror(-rc));
-			/* A lasting error (EMFILE) must not spin. */
-			usleep(100000);
+		/* The connection is readable: libfcgi reads the request from
+		 * it; it answers < 0 when the peer closed, and then has
+		 * closed the connection itself. */
+		if (FCGX_Accept_r(&fr) < 0)
 			continue;
-		}
 		fcgi_serve(&fr, self.cfg);
 		FCGX_Finish_r(&fr);
 	}
@@ -115,31 +182,18 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Wake the idle threads until all have returned or 'deadline' passes.
- * Returns the number still running. */
+/* Wait until every thread has returned or 'deadline' passes.  Returns the
+ * number still running. */
 static int drain(struct thread_slot *slots, int n, double deadline)
 {
 	for (;;) {
 		int running = 0;
 
-		for (int i = 0; i < n; i++) {
-			if (atomic_load(&slots[i].done))
-				continue;
-			running++;
-			if (atomic_load(&slots[i].waiting))
-				pthread_kill(slots[i].tid, SIGUSR1);
-		}
-		if (running == 0 || now_s() >= deadline)
+		for (int i = 0; i < n; i++)
+			running += !atomic_load(&slots[i].done);
+		if (running == 0 || time_mono_s() >= deadline)
 			return running;
-		poll(NULL, 0, WAKE_INTERVAL_MS);
+		time_sleep_ms(DRAIN_POLL_MS);
 	}
 }
 
@@ -170,28 +224,55 @@ static void wait_for_stop(void)
 	}
 }
 
-int worker_run(int listen_fd, const struct omni_config *cfg, int ready_fd)
+static int setup(int listen_fd, const struct omni_config *cfg)
 {
-	struct thread_slot *slots;
-	char err[256];
-	int n = cfg->threads, started = 0, left, status = 0;
-	double t0;
-	struct json_object *line;
+	int flags;
 
 	self.cfg = cfg;
 	self.listen_fd = listen_fd;
-	if (pipe(self.signal_pipe) != 0)
-		return 1;
+	if (pipe2(self.signal_pipe, O_CLOEXEC) != 0 ||
+	    pipe2(self.wake_pipe, O_CLOEXEC) != 0)
+		return -1;
+	/* Non-blocking: the process that loses the race for a connection
+	 * gets EAGAIN instead of blocking in accept. */
+	flags = fcntl(listen_fd, F_GETFL);
+	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0)
+		return -1;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN); /* the master reloads, not the worker */
 	if (install(SIGTERM, on_stop_signal) != 0 ||
-	    install(SIGINT, on_stop_signal) != 0 ||
-	    install(SIGUSR1, on_wake_signal) != 0)
-		return 1;
+	    install(SIGINT, on_stop_signal) != 0)
+		return -1;
 	if (FCGX_Init() != 0) {
 		log_msg(LOG_ERROR, "worker_init_failed", "FCGX_Init failed");
-		return 1;
+		return -1;
 	}
+	return 0;
+}
+
+static void log_drained(int left, double t0)
+{
+	struct json_object *line = log_begin(left ? LOG_WARN : LOG_INFO,
+	    left ? "worker_drain_timeout" : "worker_drained");
+
+	if (line == NULL)
+		return;
+	json_object_object_add(line, "duration_ms",
+	    json_object_new_int64((int64_t)((time_mono_s() - t0) * 1000)));
+	json_object_object_add(line, "threads_busy", json_object_new_int(left));
+	log_end(line);
+}
+
+int worker_run(int listen_fd, const struct omni_config *cfg, int ready_fd)
+{
+	struct thread_slot *slots;
+	struct json_object *line;
+	char err[256];
+	int n = cfg->threads, started = 0, left, status = 0;
+	double t0;
+
+	if (setup(listen_fd, cfg) != 0)
+		return 1;
 	if (handlers_init(cfg, err, sizeof(err)) != 0) {
 		log_msg(LOG_ERROR, "worker_init_failed", "%s", err);
 		return 1;
@@ -208,7 +289,6 @@ int worker_run(int listen_fd, const struct omni_config *cfg, int ready_fd)
 		log_msg(LOG_ERROR, "worker_init_failed",
 		    "started %d of %d threads", started, n);
 		atomic_store(&self.stopping, 1);
-		FCGX_ShutdownPending();
 		status = 1;
 	} else {
 		if ((line = log_begin(LOG_INFO, "worker_ready")) != NULL) {
@@ -220,17 +300,12 @@ int worker_run(int listen_fd, const struct omni_config *cfg, int ready_fd)
 		wait_for_stop();
 	}
 
-	t0 = now_s();
+	t0 = time_mono_s();
 	log_msg(LOG_INFO, "worker_drain", "stopped accepting");
+	if (write(self.wake_pipe[1], "x", 1) < 0)
+		log_msg(LOG_ERROR, "worker_drain", "cannot wake threads");
 	left = drain(slots, started, t0 + cfg->shutdown_timeout);
-	if ((line = log_begin(left ? LOG_WARN : LOG_INFO,
-	    left ? "worker_drain_timeout" : "worker_drained")) != NULL) {
-		json_object_object_add(line, "duration_ms",
-		    json_object_new_int64((int64_t)((now_s() - t0) * 1000)));
-		json_object_object_add(line, "threads_busy",
-		    json_object_new_int(left));
-		log_end(line);
-	}
+	log_drained(left, t0);
 	if (left > 0)
 		return 1; /* threads still hold requests: exit without joining */
 	for (int i = 0; i < started; i++)

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "handlers.h"
+#include "timeutil.h"
 
 #define DEBUG_SLEEP_MAX_MS 60000
 
@@ -19,7 +20,6 @@ void handle_debug_sleep(struct http_request *req, struct http_response *resp)
 {
 	const char *v = http_param(req, "ms");
 	struct json_object *o;
-	struct timespec ts;
 	char *end;
 	long ms;
 
@@ -37,10 +37,7 @@ void handle_debug_sleep(struct http_request *req, struct http_response *resp)
 		    "out of range");
 		return;
 	}
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	time_sleep_ms(ms);
 	o = json_object_new_object();
 	if (o != NULL)
 		json_object_object_add(o, "slept_ms",

@@ -15,12 +15,19 @@
 #include "http.h"
 
 struct omni_config;
+struct ing_app;
 
 /* Make and release every handler module's per-process state.  'cfg' must
  * outlive the workers' use of it.  handlers_init returns 0 or -1 with a
  * line in 'err'. */
 int handlers_init(const struct omni_config *cfg, char *err, size_t errlen);
 void handlers_fini(void);
+
+/* Make and release everything once, in the master before any fork, so a
+ * configuration that cannot work (no bubblewrap, unusable data dir) stops
+ * start-up with one line instead of workers that die and restart. */
+int handlers_preflight(const struct omni_config *cfg, char *err,
+    size_t errlen);
 
 /* health.c */
 void handle_root(struct http_request *req, struct http_response *resp);
@@ -48,5 +55,8 @@ int inngest_handlers_init(const struct omni_config *cfg, char *err,
     size_t errlen);
 void inngest_handlers_fini(void);
 void handle_inngest(struct http_request *req, struct http_response *resp);
+/* The worker's Inngest app (functions, keys, event client), for handlers
+ * that send events.  Borrowed; NULL before inngest_handlers_init. */
+struct ing_app *inngest_handlers_app(void);
 
 #endif

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317  # functions run from traps
+# scripts/run.sh -- what `make run` runs: the Omni pool on a unix socket and
+# a front server in the foreground on http://127.0.0.1:${PORT:-8080}.
+#
+#   FRONT=nginx|caddy   front server (default nginx)
+#   PORT=8080           loopback port of the front server
+#   OMNI_RUN_DIR=DIR    socket, rendered config, logs, data (default build/run)
+#   OMNI_BIN=PATH       binary (default build/omni-fcgi)
+#   OMNI_ENV_FILE=F     passed to the pool as --env-file
+#   any other Omni variable (OMNI_ENV, LOG_LEVEL, OMNI_WORKERS, ...) is
+#   passed through; the embedded defaults below make a bare `make run` work.
+#
+# The front config is rendered from nginx/omni.conf or caddy/Caddyfile by
+# scripts/render-front.py.  Ctrl-C (SIGINT) or SIGTERM stops the front
+# server, then drains the pool, each by the PID this script started.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+FRONT=${FRONT:-nginx}
+PORT=${PORT:-8080}
+RUN_DIR=${OMNI_RUN_DIR:-$ROOT/build/run}
+BIN=${OMNI_BIN:-$ROOT/build/omni-fcgi}
+SOCK=$RUN_DIR/omni.sock
+
+# Embedded defaults: a development profile that needs no account.
+export OMNI_ENV=${OMNI_ENV:-development}
+export LOG_LEVEL=${LOG_LEVEL:-info}
+export OMNI_DATA_DIR=${OMNI_DATA_DIR:-$RUN_DIR/data}
+export PORT
+WORKERS=${OMNI_WORKERS:-$(nproc)}
+[ "$WORKERS" -gt 0 ] 2>/dev/null || WORKERS=$(nproc)
+THREADS=${OMNI_THREADS:-16}
+
+die() { echo "run: $*" >&2; exit 1; }
+
+case $FRONT in
+nginx | caddy) ;;
+*) die "FRONT must be nginx or caddy (got '$FRONT')" ;;
+esac
+command -v "$FRONT" >/dev/null || die "$FRONT is not installed (make deps)"
+[ -x "$BIN" ] || die "$BIN not found: run make"
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+	die "port $PORT on 127.0.0.1 is in use: set PORT"
+fi
+
+mkdir -p "$RUN_DIR/logs" "$OMNI_DATA_DIR"
+rm -f "$SOCK"
+
+POOL_PID=
+FRONT_PID=
+stopping=0
+
+# Stop one process by PID: signal, wait up to $3 seconds, then SIGKILL.
+stop_pid() {
+	local pid=$1 sig=$2 limit=$3 i=0
+	[ -n "$pid" ] || return 0
+	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+	kill "-$sig" "$pid" 2>/dev/null || true
+	while kill -0 "$pid" 2>/dev/null && [ "$i" -lt $((limit * 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "run: $pid did not stop in ${limit}s, killing it" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	[ "$stopping" -eq 0 ] || return 0
+	stopping=1
+	trap '' INT TERM
+	echo "run: stopping" >&2
+	stop_pid "$FRONT_PID" TERM 10
+	stop_pid "$POOL_PID" TERM $((${OMNI_SHUTDOWN_TIMEOUT:-30} + 5))
+	rm -f "$SOCK"
+}
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap cleanup EXIT
+
+# The pool.  setsid: its own session, so a Ctrl-C reaches only this script,
+# which then stops everything in order (front first, then a pool drain).
+pool_args=(--listen "unix:$SOCK" --workers "$WORKERS" --threads "$THREADS")
+[ -z "${OMNI_ENV_FILE:-}" ] || pool_args+=(--env-file "$OMNI_ENV_FILE")
+setsid "$BIN" "${pool_args[@]}" &
+POOL_PID=$!
+
+for _ in $(seq 100); do
+	[ -S "$SOCK" ] && break
+	kill -0 "$POOL_PID" 2>/dev/null || { wait "$POOL_PID" || true; die "the pool did not start (see above)"; }
+	sleep 0.1
+done
+[ -S "$SOCK" ] || die "the pool did not create $SOCK in 10s"
+
+# The front server, rendered from the production file.
+if [ "$FRONT" = nginx ]; then
+	CONF=$RUN_DIR/nginx.conf
+else
+	CONF=$RUN_DIR/Caddyfile
+fi
+# Keepalive sized to the pool (nginx/omni.conf: 2 nginx workers x
+# keepalive must stay below the pool's threads): a quarter of the threads
+# per nginx worker, at most the template's 8, unless set explicitly.
+POOL_THREADS=$((WORKERS * THREADS))
+KEEPALIVE=${OMNI_FCGI_KEEPALIVE:-$((POOL_THREADS / 4 > 8 ? 8 : POOL_THREADS / 4))}
+[ "$KEEPALIVE" -ge 1 ] || KEEPALIVE=1
+python3 "$ROOT/scripts/render-front.py" "$FRONT" --run-dir "$RUN_DIR" \
+	--port "$PORT" --socket "$SOCK" --pool-threads "$POOL_THREADS" \
+	--set "OMNI_FCGI_KEEPALIVE=$KEEPALIVE" \
+	${OMNI_MAX_BODY:+--max-body "$OMNI_MAX_BODY"} --out "$CONF"
+
+if [ "$FRONT" = nginx ]; then
+	setsid nginx -p "$RUN_DIR" -c "$CONF" -e stderr -g 'daemon off;' &
+else
+	mkdir -p "$RUN_DIR/caddy-home"
+	HOME=$RUN_DIR/caddy-home XDG_CONFIG_HOME=$RUN_DIR/caddy-home \
+		XDG_DATA_HOME=$RUN_DIR/caddy-home \
+		setsid caddy run --config "$CONF" --adapter caddyfile &
+fi
+FRONT_PID=$!
+
+for _ in $(seq 100); do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+		break
+	fi
+	kill -0 "$FRONT_PID" 2>/dev/null || die "$FRONT did not start (see above)"
+	sleep 0.1
+done
+
+cat >&2 <<EOF
+run: Omni ($OMNI_ENV, $WORKERS workers x $THREADS threads) behind $FRONT
+run:   http://127.0.0.1:$PORT/      (Ctrl-C stops)
+run:   pool pid $POOL_PID, $FRONT pid $FRONT_PID; logs in $RUN_DIR/logs
+EOF
+
+# Until either stops by itself (or a signal runs the traps).
+set +e
+wait -n "$POOL_PID" "$FRONT_PID"
+rc=$?
+set -e
+if kill -0 "$POOL_PID" 2>/dev/null; then
+	echo "run: $FRONT exited ($rc)" >&2
+else
+	echo "run: the pool exited ($rc)" >&2
+fi
+exit 1
