@@ -7,14 +7,14 @@
 
 int handlers_init(const struct omni_config *cfg, char *err, size_t errlen)
 {
-	(void)cfg;
-	(void)err;
-	(void)errlen;
+	if (sandbox_handlers_init(cfg, err, errlen) != 0)
+		return -1;
 	return 0;
 }
 
 void handlers_fini(void)
 {
+	sandbox_handlers_fini();
 }
 
 int handlers_preflight(const struct omni_config *cfg, char *err,

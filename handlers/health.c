@@ -38,7 +38,8 @@ void handle_ready(struct http_request *req, struct http_response *resp)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *checks = json_object_new_object();
-	int ok = 1;
+	char detail[160];
+	int ok = 1, sandbox_ok;
 
 	if (o == NULL || checks == NULL) {
 		json_object_put(o);
@@ -51,6 +52,10 @@ void handle_ready(struct http_request *req, struct http_response *resp)
 	 * the check reports which profile it is. */
 	ok &= add_check(checks, "config", req->cfg != NULL,
 	    req->cfg ? cfg_env_name(req->cfg->env) : "not loaded");
+	/* Cached by the sandbox module for a few seconds: /ready is polled
+	 * by load balancers and must not hammer the provider. */
+	sandbox_ok = sandbox_ready_check(detail, sizeof(detail));
+	ok &= add_check(checks, "sandbox", sandbox_ok, detail);
 	json_object_object_add(o, "status",
 	    json_object_new_string(ok ? "ready" : "not_ready"));
 	json_object_object_add(o, "checks", checks);

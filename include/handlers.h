@@ -16,6 +16,7 @@
 
 struct omni_config;
 struct ing_app;
+struct sbx_provider;
 
 /* Make and release every handler module's per-process state.  'cfg' must
  * outlive the workers' use of it.  handlers_init returns 0 or -1 with a
@@ -41,8 +42,25 @@ void handle_debug_echo(struct http_request *req, struct http_response *resp);
 int sandbox_handlers_init(const struct omni_config *cfg, char *err,
     size_t errlen);
 void sandbox_handlers_fini(void);
-/* /ready: 1 if the provider answers, 0 with a reason in 'detail'. */
+/* /ready: 1 if the provider answers, 0 with a reason in 'detail'.  The
+ * answer is cached for a few seconds; one thread at a time refreshes it. */
 int sandbox_ready_check(char *detail, size_t len);
+/* The worker's sandbox provider, for the handlers that reach a sandbox.
+ * Borrowed; NULL before sandbox_handlers_init. */
+struct sbx_provider *sandbox_provider(void);
+/*
+ * The one mapping from a provider error 'e' (an enum sbx_err value, passed
+ * as int so that this header needs no sandbox.h) to the contract's error
+ * model, written into 'resp': 404 SANDBOX_NOT_FOUND, 409 CONFLICT,
+ * 502/503/504 for provider failures (with Retry-After when waiting helps),
+ * 413, 500 SANDBOX_ERROR; details.reason names the cause and
+ * details.providerMessage carries Daytona's words on a quota error.  'op'
+ * (a fixed string such as "create") goes to the log only.  Call it on the
+ * thread and right after the provider call that failed: it reads that
+ * call's Daytona details (thread-local).
+ */
+void sandbox_error_response(struct http_response *resp, int e,
+    const char *op);
 void handle_sandbox_create(struct http_request *req,
     struct http_response *resp);
 void handle_sandbox_status(struct http_request *req,

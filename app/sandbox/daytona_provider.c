@@ -1,0 +1,689 @@
+/*
+ * daytona_provider.c -- struct sbx_ops on Daytona (sandbox_daytona.h).
+ *
+ * Each op is one or two REST calls (daytona.h); the per-user policy that
+ * strings them together lives in sandbox.c.  The provider keeps the
+ * client, the creation parameters and nothing about users.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "daytona.h"
+#include "log.h"
+#include "sandbox.h"
+#include "sandbox_daytona.h"
+
+struct dt_provider {
+	struct sbx_provider base;   /* first: the handle we hand out */
+	struct dt_client *client;
+	char *snapshot;             /* NULL = organisation default */
+	char *target;               /* NULL = default region */
+};
+
+static _Thread_local struct sbx_daytona_error last_error;
+
+static struct dt_provider *impl(struct sbx_provider *p)
+{
+	return p != NULL ? p->impl : NULL;
+}
+
+/* ---- states and errors ------------------------------------------------- */
+
+enum sbx_state sbx_daytona_state(const char *state, const char *desired)
+{
+	static const char *const stopped[] = {
+		"stopped", "archived", "archiving", "paused",
+	};
+	static const char *const broken[] = {
+		"error", "build_failed", "destroyed", "destroying",
+	};
+	size_t i;
+
+	if (state == NULL)
+		state = "";
+	if (desired == NULL)
+		desired = "";
+	for (i = 0; i < sizeof(broken) / sizeof(broken[0]); i++)
+		if (strcmp(state, broken[i]) == 0)
+			return SBX_STATE_ERROR;
+	/* On its way out: replace it rather than use it. */
+	if (strcmp(desired, "destroyed") == 0)
+		return SBX_STATE_ERROR;
+	if (strcmp(state, "started") == 0)
+		return desired[0] == '\0' || strcmp(desired, "started") == 0 ?
+		    SBX_STATE_READY : SBX_STATE_CREATING; /* stopping */
+	for (i = 0; i < sizeof(stopped) / sizeof(stopped[0]); i++)
+		if (strcmp(state, stopped[i]) == 0)
+			return strcmp(desired, "started") == 0 ?
+			    SBX_STATE_CREATING : SBX_STATE_STOPPED;
+	/* creating, starting, stopping, restoring, pending_build,
+	 * building_snapshot, pulling_snapshot, resizing, snapshotting,
+	 * forking, pausing, resuming, unknown, and states newer than this
+	 * code: not usable yet, not broken either. */
+	return SBX_STATE_CREATING;
+}
+
+enum sbx_err sbx_daytona_err(enum dt_err err)
+{
+	switch (err) {
+	case DT_OK:
+		return SBX_OK;
+	case DT_EINVAL:
+		return SBX_EINVAL;
+	case DT_ENOMEM:
+		return SBX_ENOMEM;
+	case DT_ENETWORK:
+		return SBX_ENETWORK;
+	case DT_ETIMEOUT:
+		return SBX_ETIMEOUT;
+	case DT_EAUTH:
+		return SBX_EAUTH;
+	case DT_ENOTFOUND:
+		return SBX_ENOTFOUND;
+	case DT_ECONFLICT:
+		return SBX_ECONFLICT;
+	case DT_EQUOTA:
+		return SBX_EQUOTA;
+	case DT_ERATELIMIT:
+		return SBX_ERATELIMIT;
+	case DT_EUNAVAILABLE:
+		return SBX_EUNAVAILABLE;
+	case DT_ETOOLARGE:
+		return SBX_ETOOLARGE;
+	case DT_EUPSTREAM:
+	case DT_EBADREQUEST:
+	case DT_EPROTO:
+	default:
+		return SBX_EUPSTREAM;
+	}
+}
+
+int sbx_daytona_last_error(struct sbx_daytona_error *out)
+{
+	if (out != NULL)
+		*out = last_error;
+	return last_error.err != DT_OK;
+}
+
+/*
+ * Record the outcome of op 'op' for sbx_daytona_last_error() and the log,
+ * and return its sbx_err.  Expected outcomes (not found, conflict) are
+ * not worth a warning: the policy handles them.
+ */
+static enum sbx_err outcome(const char *op, enum dt_err err,
+    const struct dt_status *st)
+{
+	struct json_object *line;
+	enum log_level level;
+
+	memset(&last_error, 0, sizeof(last_error));
+	last_error.err = err;
+	last_error.retry_after_s = -1;
+	if (err == DT_OK)
+		return SBX_OK;
+	if (st != NULL) {
+		last_error.http_status = st->http_status;
+		last_error.retry_after_s = st->retry_after_ms >= 0 ?
+		    (st->retry_after_ms + 999) / 1000 : -1;
+		memcpy(last_error.message, st->message, sizeof(st->message));
+	}
+	switch (err) {
+	case DT_ENOTFOUND:
+	case DT_ECONFLICT:
+	case DT_EINVAL:
+		level = LOG_DEBUG;
+		break;
+	case DT_EQUOTA:
+	case DT_EAUTH:
+		level = LOG_ERROR;
+		break;
+	default:
+		level = LOG_WARN;
+		break;
+	}
+	line = log_begin(level, err == DT_EQUOTA ? "daytona_quota" :
+	    "daytona_error");
+	if (line != NULL) {
+		json_object_object_add(line, "op", json_object_new_string(op));
+		json_object_object_add(line, "error",
+		    json_object_new_string(dt_strerror(err)));
+		json_object_object_add(line, "http_status",
+		    json_object_new_int64(last_error.http_status));
+		if (st != NULL) {
+			json_object_object_add(line, "attempts",
+			    json_object_new_int(st->attempts));
+			if (st->message[0] != '\0')
+				json_object_object_add(line, "daytona_message",
+				    json_object_new_string(st->message));
+		}
+		if (err == DT_EQUOTA)
+			json_object_object_add(line, "msg",
+			    json_object_new_string("Daytona organisation limit "
+			    "reached: delete or archive sandboxes, or raise "
+			    "the organisation's limits"));
+		log_end(line);
+	}
+	return sbx_daytona_err(err);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* A path inside the sandbox: no '..' component, no control bytes. */
+static int sbx_path_ok(const char *path)
+{
+	const char *p = path;
+	size_t n;
+
+	if (path == NULL || *path == '\0' || strlen(path) >= 4096)
+		return 0;
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;
+	for (p = path; *p != '\0'; p += n) {
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return 0;
+	}
+	return 1;
+}
+
+static void copy_str(char *dst, size_t len, const char *src)
+{
+	size_t n = src != NULL ? strlen(src) : 0;
+
+	if (n >= len)
+		n = len - 1;
+	if (n > 0)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void fill_info(const struct dt_sandbox *s, const char *user_id,
+    struct sbx_info *out)
+{
+	const char *label = dt_sandbox_label(s, SBX_LABEL_USER);
+
+	memset(out, 0, sizeof(*out));
+	copy_str(out->id, sizeof(out->id), s->id);
+	copy_str(out->user_id, sizeof(out->user_id),
+	    user_id != NULL ? user_id : label);
+	out->state = sbx_daytona_state(s->state, s->desired_state);
+	copy_str(out->created_at, sizeof(out->created_at), s->created_at);
+}
+
+/* ---- ops ----------------------------------------------------------------- */
+
+static enum sbx_err op_find_for_user(struct sbx_provider *p,
+    const char *user_id, struct sbx_info *out)
+{
+	struct dt_provider *dp = impl(p);
+	struct dt_sandbox s;
+	struct dt_status st;
+	char name[SBX_NAME_MAX];
+	const char *label;
+	enum dt_err err;
+
+	if (dp == NULL || out == NULL || !sbx_user_id_valid(user_id))
+		return outcome("find", DT_EINVAL, NULL);
+	sbx_name_for_user(user_id, name);
+	err = dt_sandbox_get(dp->client, name, &s, &st);
+	if (err != DT_OK)
+		return outcome("find", err, &st);
+	label = dt_sandbox_label(&s, SBX_LABEL_USER);
+	if (label != NULL && strcmp(label, user_id) != 0) {
+		/* Another user's label under this user's name: never hand
+		 * it out. */
+		log_msg(LOG_ERROR, "daytona_name_clash",
+		    "sandbox %s carries another user's label", s.id);
+		return outcome("find", DT_ECONFLICT, NULL);
+	}
+	fill_info(&s, user_id, out);
+	return outcome("find", DT_OK, NULL);
+}
+
+static enum sbx_err op_create_for_user(struct sbx_provider *p,
+    const char *user_id, struct sbx_info *out)
+{
+	struct dt_provider *dp = impl(p);
+	struct dt_create_params cp;
+	struct dt_sandbox s, probe;
+	struct dt_status st, pst;
+	char name[SBX_NAME_MAX];
+	struct dt_kv labels[2], env[1];
+	enum dt_err err;
+
+	if (dp == NULL || out == NULL || !sbx_user_id_valid(user_id))
+		return outcome("create", DT_EINVAL, NULL);
+	sbx_name_for_user(user_id, name);
+	labels[0].key = SBX_LABEL_USER;
+	labels[0].value = user_id;
+	labels[1].key = SBX_DAYTONA_LABEL_MANAGED;
+	labels[1].value = "true";
+	env[0].key = "OMNI_USER_ID";
+	env[0].value = user_id;
+	memset(&cp, 0, sizeof(cp));
+	cp.name = name;
+	cp.snapshot = dp->snapshot;
+	cp.target = dp->target;
+	cp.env = env;
+	cp.nenv = 1;
+	cp.labels = labels;
+	cp.nlabels = 2;
+	cp.auto_stop_minutes = SBX_DAYTONA_AUTO_STOP_MIN;
+	cp.auto_archive_minutes = -1;
+	cp.auto_delete_minutes = -1;
+	err = dt_sandbox_create(dp->client, &cp, &s, &st);
+	if (err == DT_ENETWORK || err == DT_ETIMEOUT || err == DT_EUPSTREAM ||
+	    err == DT_EUNAVAILABLE || err == DT_EPROTO) {
+		/* The answer was lost or garbled: the sandbox may exist.
+		 * Look (a read is safe to repeat) instead of sending the
+		 * create again; if it is there, the policy finds it. */
+		if (dt_sandbox_get(dp->client, name, &probe, &pst) == DT_OK) {
+			log_msg(LOG_INFO, "daytona_create_recovered",
+			    "create of %s failed (%s) but the sandbox exists",
+			    name, dt_strerror(err));
+			return outcome("create", DT_ECONFLICT, NULL);
+		}
+	}
+	if (err != DT_OK)
+		return outcome("create", err, &st);
+	fill_info(&s, user_id, out);
+	return outcome("create", DT_OK, NULL);
+}
+
+/* Get 'id' and check it is one of Omni's. */
+static enum dt_err get_owned(struct dt_provider *dp, const char *id,
+    struct dt_sandbox *s, struct dt_status *st)
+{
+	enum dt_err err;
+
+	err = dt_sandbox_get(dp->client, id, s, st);
+	if (err == DT_OK && dt_sandbox_label(s, SBX_LABEL_USER) == NULL) {
+		snprintf(st->message, sizeof(st->message),
+		    "not a sandbox of this service");
+		return DT_ENOTFOUND;
+	}
+	return err;
+}
+
+static enum sbx_err op_get(struct sbx_provider *p, const char *id,
+    struct sbx_info *out)
+{
+	struct dt_provider *dp = impl(p);
+	struct dt_sandbox s;
+	struct dt_status st;
+	enum dt_err err;
+
+	if (dp == NULL || out == NULL || !sbx_id_valid(id))
+		return outcome("get", DT_EINVAL, NULL);
+	err = get_owned(dp, id, &s, &st);
+	if (err != DT_OK)
+		return outcome("get", err, &st);
+	fill_info(&s, NULL, out);
+	return outcome("get", DT_OK, NULL);
+}
+
+static enum sbx_err op_start(struct sbx_provider *p, const char *id)
+{
+	struct dt_provider *dp = impl(p);
+	struct dt_status st;
+	enum dt_err err;
+
+	if (dp == NULL || !sbx_id_valid(id))
+		return outcome("start", DT_EINVAL, NULL);
+	/* 409 (a transition is under way) stays SBX_ECONFLICT: the
+	 * policy looks again and sees it starting. */
+	err = dt_sandbox_start(dp->client, id, NULL, &st);
+	return outcome("start", err, &st);
+}
+
+static enum sbx_err op_stop(struct sbx_provider *p, const char *id)
+{
+	struct dt_provider *dp = impl(p);
+	struct dt_sandbox s;
+	struct dt_status st, gst;
+	enum dt_err err;
+
+	if (dp == NULL || !sbx_id_valid(id))
+		return outcome("stop", DT_EINVAL, NULL);
+	err = dt_sandbox_stop(dp->client, id, NULL, &st);
+	if (err == DT_ECONFLICT || err == DT_EBADREQUEST) {
+		/* Daytona refuses to stop what is stopped or stopping (also
+		 * after our own retried stop): that is success. */
+		if (dt_sandbox_get(dp->client, id, &s, &gst) == DT_OK &&
+		    (sbx_daytona_state(s.state, s.desired_state) ==
+		    SBX_STATE_STOPPED || strcmp(s.desired_state,
+		    "stopped") == 0))
+			err = DT_OK;
+	}
+	return outcome("stop", err, &st);
+}
+
+static enum sbx_err op_remove(struct sbx_provider *p, const char *id)
+{
+	struct dt_provider *dp = impl(p);
+	struct dt_sandbox s;
+	struct dt_status st;
+	char sid[DT_ID_MAX];
+	enum dt_err err;
+
+	if (dp == NULL || !sbx_id_valid(id))
+		return outcome("remove", DT_EINVAL, NULL);
+	err = get_owned(dp, id, &s, &st);
+	if (err != DT_OK)
+		return outcome("remove", err, &st);
+	memcpy(sid, s.id, sizeof(sid));
+	/* Delete by id: the name is freed the moment Daytona accepts. */
+	err = dt_sandbox_delete(dp->client, sid, &st);
+	if (err == DT_ENOTFOUND && st.attempts > 1)
+		err = DT_OK; /* our first attempt did it, its answer was lost */
+	if (err == DT_ECONFLICT) {
+		struct dt_status gst;
+		enum dt_err gerr;
+
+		/* 409: a state change is in progress; if it is our own
+		 * deletion (or it is gone), the job is done. */
+		gerr = dt_sandbox_get(dp->client, sid, &s, &gst);
+		if (gerr == DT_ENOTFOUND || (gerr == DT_OK &&
+		    strcmp(s.desired_state, "destroyed") == 0))
+			err = DT_OK;
+	}
+	return outcome("remove", err, &st);
+}
+
+/* "KEY=VALUE" strings -> dt_kv pairs; keys are copied into '*keys'. */
+static enum dt_err split_env(const char *const *env, struct dt_kv **kv,
+    char ***keys, size_t *n)
+{
+	size_t i, count = 0;
+
+	*kv = NULL;
+	*keys = NULL;
+	*n = 0;
+	if (env == NULL)
+		return DT_OK;
+	while (env[count] != NULL)
+		count++;
+	if (count == 0)
+		return DT_OK;
+	if (count > 1024)
+		return DT_EINVAL;
+	*kv = calloc(count, sizeof(**kv));
+	*keys = calloc(count, sizeof(**keys));
+	if (*kv == NULL || *keys == NULL)
+		return DT_ENOMEM;
+	for (i = 0; i < count; i++) {
+		const char *eq = strchr(env[i], '=');
+
+		if (eq == NULL || eq == env[i])
+			return DT_EINVAL;
+		(*keys)[i] = strndup(env[i], (size_t)(eq - env[i]));
+		if ((*keys)[i] == NULL)
+			return DT_ENOMEM;
+		(*kv)[i].key = (*keys)[i];
+		(*kv)[i].value = eq + 1;
+		*n = i + 1;
+	}
+	return DT_OK;
+}
+
+static void free_env(struct dt_kv *kv, char **keys, size_t n)
+{
+	size_t i;
+
+	if (keys != NULL)
+		for (i = 0; i < n; i++)
+			free(keys[i]);
+	free(keys);
+	free(kv);
+}
+
+static enum sbx_err op_exec(struct sbx_provider *p, const char *id,
+    const char *command, const struct sbx_exec_opts *opts,
+    struct sbx_exec_result *out)
+{
+	struct dt_provider *dp = impl(p);
+	struct dt_exec_params ep;
+	struct dt_exec_result r;
+	struct dt_status st;
+	struct dt_kv *kv = NULL;
+	char **keys = NULL;
+	size_t nkv = 0;
+	enum dt_err err;
+
+	if (dp == NULL || out == NULL || !sbx_id_valid(id) || command == NULL ||
+	    *command == '\0' || (opts != NULL && opts->cwd != NULL &&
+	    !sbx_path_ok(opts->cwd)))
+		return outcome("exec", DT_EINVAL, NULL);
+	memset(out, 0, sizeof(*out));
+	err = split_env(opts != NULL ? opts->env : NULL, &kv, &keys, &nkv);
+	if (err != DT_OK) {
+		free_env(kv, keys, nkv);
+		return outcome("exec", err, NULL);
+	}
+	memset(&ep, 0, sizeof(ep));
+	ep.command = command;
+	ep.cwd = opts != NULL ? opts->cwd : NULL;
+	ep.timeout_s = opts != NULL && opts->timeout_s > 0 ? opts->timeout_s :
+	    0;
+	ep.env = kv;
+	ep.nenv = nkv;
+	ep.max_output = opts != NULL ? opts->max_output : 0;
+	err = dt_process_execute(dp->client, id, &ep, &r, &st);
+	free_env(kv, keys, nkv);
+	if (err != DT_OK)
+		return outcome("exec", err, &st);
+	out->exit_code = r.exit_code;
+	out->timed_out = r.timed_out;
+	out->truncated = r.truncated;
+	out->output = r.output;
+	out->output_len = r.output_len;
+	return outcome("exec", DT_OK, NULL);
+}
+
+static enum sbx_err op_write_file(struct sbx_provider *p, const char *id,
+    const char *path, const void *data, size_t len)
+{
+	struct dt_provider *dp = impl(p);
+	struct dt_status st;
+
+	if (dp == NULL || !sbx_id_valid(id) || !sbx_path_ok(path) ||
+	    (data == NULL && len > 0))
+		return outcome("write_file", DT_EINVAL, NULL);
+	return outcome("write_file", dt_file_upload(dp->client, id, path,
+	    data, len, &st), &st);
+}
+
+static enum sbx_err op_read_file(struct sbx_provider *p, const char *id,
+    const char *path, size_t max, char **data, size_t *len)
+{
+	struct dt_provider *dp = impl(p);
+	struct dt_status st;
+
+	if (data != NULL)
+		*data = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (dp == NULL || !sbx_id_valid(id) || !sbx_path_ok(path) ||
+	    data == NULL || len == NULL)
+		return outcome("read_file", DT_EINVAL, NULL);
+	if (max == 0)
+		max = SBX_DAYTONA_READ_DEFAULT;
+	if (max == SIZE_MAX)
+		max--; /* the client keeps room for the NUL */
+	return outcome("read_file", dt_file_download(dp->client, id, path,
+	    max, data, len, &st), &st);
+}
+
+static enum sbx_err op_list_files(struct sbx_provider *p, const char *id,
+    const char *path, struct sbx_file_list *out)
+{
+	struct dt_provider *dp = impl(p);
+	struct dt_file_info *items = NULL;
+	struct dt_status st;
+	size_t i, n = 0;
+	enum dt_err err;
+
+	if (dp == NULL || out == NULL || !sbx_id_valid(id) ||
+	    !sbx_path_ok(path))
+		return outcome("list_files", DT_EINVAL, NULL);
+	memset(out, 0, sizeof(*out));
+	err = dt_file_list(dp->client, id, path, &items, &n, &st);
+	if (err != DT_OK)
+		return outcome("list_files", err, &st);
+	if (n > 0) {
+		out->entries = calloc(n, sizeof(*out->entries));
+		if (out->entries == NULL) {
+			dt_file_info_free(items, n);
+			return outcome("list_files", DT_ENOMEM, NULL);
+		}
+		/* Same fields: move the names over. */
+		for (i = 0; i < n; i++) {
+			out->entries[i].name = items[i].name;
+			items[i].name = NULL;
+			out->entries[i].is_dir = items[i].is_dir;
+			out->entries[i].size = items[i].size;
+			out->entries[i].mtime = items[i].mtime;
+		}
+		out->count = n;
+	}
+	dt_file_info_free(items, n);
+	return outcome("list_files", DT_OK, NULL);
+}
+
+static enum sbx_err op_check(struct sbx_provider *p, char *detail,
+    size_t detail_len)
+{
+	struct dt_provider *dp = impl(p);
+	struct dt_status st;
+	enum dt_err err;
+
+	if (dp == NULL)
+		return SBX_EINVAL;
+	/* One quick call, never retried: /ready must answer in time even
+	 * when Daytona hangs, and a failed probe says enough. */
+	err = dt_ping(dp->client, SBX_DAYTONA_CHECK_TIMEOUT_MS, &st);
+	if (err != DT_OK && detail != NULL && detail_len > 0) {
+		if (st.http_status != 0)
+			snprintf(detail, detail_len, "daytona: %s (HTTP %ld)",
+			    dt_strerror(err), st.http_status);
+		else
+			snprintf(detail, detail_len, "daytona: %s",
+			    dt_strerror(err));
+	}
+	return outcome("check", err, &st);
+}
+
+static void op_reload(struct sbx_provider *p, const struct omni_config *cfg)
+{
+	struct dt_provider *dp = impl(p);
+
+	if (dp == NULL || cfg == NULL || cfg->daytona_api_key == NULL)
+		return;
+	/* Only the keys rotate in place; everything else changes with the
+	 * fresh workers the master starts on SIGHUP. */
+	if (dt_client_set_keys(dp->client, cfg->daytona_api_key,
+	    cfg->daytona_api_key_fallback) == DT_OK)
+		log_msg(LOG_INFO, "daytona_keys_reloaded",
+		    "Daytona API keys reloaded (fallback %s)",
+		    cfg->daytona_api_key_fallback != NULL ? "set" : "unset");
+}
+
+static void op_destroy(struct sbx_provider *p)
+{
+	struct dt_provider *dp = impl(p);
+
+	if (dp == NULL)
+		return;
+	dt_client_free(dp->client);
+	free(dp->snapshot);
+	free(dp->target);
+	free(dp);
+}
+
+static const struct sbx_ops daytona_ops = {
+	.name = "daytona",
+	.find_for_user = op_find_for_user,
+	.create_for_user = op_create_for_user,
+	.get = op_get,
+	.start = op_start,
+	.stop = op_stop,
+	.remove = op_remove,
+	.exec = op_exec,
+	.write_file = op_write_file,
+	.read_file = op_read_file,
+	.list_files = op_list_files,
+	.check = op_check,
+	.reload = op_reload,
+	.destroy = op_destroy,
+};
+
+enum sbx_err sbx_daytona_new_with_client(const struct omni_config *cfg,
+    struct dt_client *client, struct sbx_provider **out)
+{
+	struct dt_provider *dp;
+
+	if (out != NULL)
+		*out = NULL;
+	if (cfg == NULL || client == NULL || out == NULL) {
+		dt_client_free(client);
+		return SBX_EINVAL;
+	}
+	dp = calloc(1, sizeof(*dp));
+	if (dp == NULL) {
+		dt_client_free(client);
+		return SBX_ENOMEM;
+	}
+	dp->client = client;
+	if ((cfg->daytona_snapshot != NULL && *cfg->daytona_snapshot &&
+	    (dp->snapshot = strdup(cfg->daytona_snapshot)) == NULL) ||
+	    (cfg->daytona_target != NULL && *cfg->daytona_target &&
+	    (dp->target = strdup(cfg->daytona_target)) == NULL)) {
+		dp->base.impl = dp;
+		op_destroy(&dp->base);
+		return SBX_ENOMEM;
+	}
+	dp->base.ops = &daytona_ops;
+	dp->base.cfg = cfg;
+	dp->base.impl = dp;
+	*out = &dp->base;
+	return SBX_OK;
+}
+
+enum sbx_err sbx_daytona_new(const struct omni_config *cfg,
+    struct sbx_provider **out)
+{
+	struct dt_client_opts o;
+	struct dt_client *c;
+	enum dt_err err;
+
+	if (out != NULL)
+		*out = NULL;
+	if (cfg == NULL || out == NULL || cfg->daytona_api_url == NULL ||
+	    cfg->daytona_api_key == NULL || cfg->daytona_api_key[0] == '\0')
+		return SBX_EINVAL;
+	memset(&o, 0, sizeof(o));
+	o.api_url = cfg->daytona_api_url;
+	o.api_key = cfg->daytona_api_key;
+	o.api_key_fallback = cfg->daytona_api_key_fallback;
+	o.org_id = cfg->daytona_org_id;
+	c = dt_client_new(&o, &err);
+	if (c == NULL) {
+		log_msg(LOG_ERROR, "daytona_client",
+		    "cannot make the Daytona client: %s", dt_strerror(err));
+		return sbx_daytona_err(err);
+	}
+	return sbx_daytona_new_with_client(cfg, c, out);
+}
+
+struct dt_client *sbx_daytona_client(struct sbx_provider *p)
+{
+	if (p == NULL || p->ops != &daytona_ops)
+		return NULL;
+	return impl(p)->client;
+}

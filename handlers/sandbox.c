@@ -1,0 +1,351 @@
+/*
+ * sandbox.c -- the sandbox endpoints of the contract:
+ *
+ *   POST   /api/sandbox/create  {userId}
+ *                                  -> 200 {sandboxId,status,createdAt,userId}
+ *   GET    /api/sandbox/status?id=        -> 200 {sandboxId,status,createdAt}
+ *   DELETE /api/sandbox?id=               -> 200 {sandboxId,deleted:true}
+ *
+ * and the provider check behind /ready.  The worker's one provider is made
+ * by sandbox_handlers_init() after fork and shared by its threads; no
+ * handler keeps anything about a user between requests (the provider finds
+ * the user's sandbox again by its derived name).
+ *
+ * Every provider failure goes through sandbox_error_response() -- the one
+ * mapping from enum sbx_err to the contract's error model, also used by
+ * the other handlers that reach a sandbox -- so a provider that is down,
+ * slow or out of quota never turns into an HTML page or a bare 500.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "handlers.h"
+#include "json_util.h"
+#include "log.h"
+#include "sandbox.h"
+#include "sandbox_daytona.h"
+#include "timeutil.h"
+
+#define READY_CACHE_MS 3000 /* /ready asks the provider at most this often */
+
+static struct sbx_provider *provider;
+
+static pthread_mutex_t ready_mu = PTHREAD_MUTEX_INITIALIZER;
+static long long ready_checked_ms; /* 0: never */
+static int ready_checking;         /* a thread is asking the provider */
+static int ready_ok;
+static char ready_detail[160];
+
+struct sbx_provider *sandbox_provider(void)
+{
+	return provider;
+}
+
+int sandbox_handlers_init(const struct omni_config *cfg, char *err,
+    size_t errlen)
+{
+	enum sbx_err e;
+
+	if (provider != NULL)
+		return 0;
+	e = sbx_provider_new(cfg, &provider);
+	if (e == SBX_OK)
+		return 0;
+	provider = NULL;
+	if (err != NULL)
+		snprintf(err, errlen, "SANDBOX_PROVIDER=%s: %s%s",
+		    cfg != NULL && cfg->provider == CFG_PROVIDER_DAYTONA ?
+		    "daytona" : "local", sbx_strerror(e),
+		    e == SBX_EISOLATION ? " (install bubblewrap, or set "
+		    "OMNI_LOCAL_UNSANDBOXED=1 on a trusted machine)" :
+		    e == SBX_EIO ? " (check OMNI_DATA_DIR)" :
+		    e == SBX_EINVAL ? " (check OMNI_DATA_DIR, or "
+		    "DAYTONA_API_URL and DAYTONA_API_KEY)" : "");
+	return -1;
+}
+
+void sandbox_handlers_fini(void)
+{
+	sbx_provider_free(provider);
+	provider = NULL;
+	pthread_mutex_lock(&ready_mu);
+	ready_checked_ms = 0;
+	ready_checking = 0;
+	pthread_mutex_unlock(&ready_mu);
+}
+
+int sandbox_ready_check(char *detail, size_t len)
+{
+	char buf[sizeof(ready_detail)];
+	long long now = time_mono_ms();
+	enum sbx_err e;
+	int ok;
+
+	if (provider == NULL) {
+		snprintf(detail, len, "sandbox provider not initialised");
+		return 0;
+	}
+	/*
+	 * One thread asks the provider when the answer is older than
+	 * READY_CACHE_MS; the others answer with the last result meanwhile,
+	 * so a slow provider holds up one /ready, not every thread.  The
+	 * provider is asked outside the lock.
+	 */
+	pthread_mutex_lock(&ready_mu);
+	if (ready_checked_ms != 0 && (ready_checking ||
+	    now - ready_checked_ms < READY_CACHE_MS)) {
+		ok = ready_ok;
+		snprintf(detail, len, "%s", ready_detail);
+		pthread_mutex_unlock(&ready_mu);
+		return ok;
+	}
+	ready_checking = 1;
+	pthread_mutex_unlock(&ready_mu);
+	buf[0] = '\0';
+	e = provider->ops->check(provider, buf, sizeof(buf));
+	ok = e == SBX_OK;
+	if (!ok && buf[0] == '\0')
+		snprintf(buf, sizeof(buf), "%s", sbx_strerror(e));
+	pthread_mutex_lock(&ready_mu);
+	ready_checked_ms = time_mono_ms();
+	ready_checking = 0;
+	ready_ok = ok;
+	snprintf(ready_detail, sizeof(ready_detail), "%s", buf);
+	pthread_mutex_unlock(&ready_mu);
+	snprintf(detail, len, "%s", buf);
+	return ok;
+}
+
+/*
+ * The one mapping from a provider error to the contract's error model:
+ * API error, safe message, and a machine-readable reason in details.
+ */
+static const struct {
+	enum api_err api;
+	const char *reason;
+	const char *message;
+} error_map[SBX__MAX] = {
+	[SBX_OK] = { API_SERVER_ERROR, "internal",
+	    "unexpected success reported as an error" },
+	[SBX_ENOTFOUND] = { API_SANDBOX_NOT_FOUND, "not_found",
+	    "sandbox not found" },
+	[SBX_EINVAL] = { API_VALIDATION_ERROR, "invalid",
+	    "invalid sandbox id, path or argument" },
+	[SBX_ECONFLICT] = { API_CONFLICT, "conflict",
+	    "the sandbox changed state concurrently; retry" },
+	[SBX_EAUTH] = { API_UPSTREAM_ERROR, "auth",
+	    "the sandbox provider rejected Omni's credentials" },
+	[SBX_ERATELIMIT] = { API_SERVICE_UNAVAILABLE, "rate_limited",
+	    "the sandbox provider is throttling requests; "
+	    "retry later" },
+	[SBX_EUNAVAILABLE] = { API_SERVICE_UNAVAILABLE, "unavailable",
+	    "the sandbox provider is unavailable; retry later" },
+	[SBX_ETIMEOUT] = { API_UPSTREAM_TIMEOUT, "timeout",
+	    "the sandbox provider did not answer in time" },
+	[SBX_EUPSTREAM] = { API_UPSTREAM_ERROR, "upstream",
+	    "the sandbox provider answered with an error" },
+	[SBX_ENETWORK] = { API_SERVICE_UNAVAILABLE, "network",
+	    "the sandbox provider cannot be reached" },
+	[SBX_EQUOTA] = { API_SERVICE_UNAVAILABLE, "quota",
+	    "the sandbox provider's organisation limit is reached "
+	    "(sandbox count, disk or CPU); free resources or raise "
+	    "the limit" },
+	[SBX_EISOLATION] = { API_SERVICE_UNAVAILABLE, "isolation",
+	    "sandbox isolation (bubblewrap) cannot start on this "
+	    "machine" },
+	[SBX_EIO] = { API_SANDBOX_ERROR, "io",
+	    "the sandbox storage failed" },
+	[SBX_ENOMEM] = { API_SERVER_ERROR, "nomem", "out of memory" },
+	[SBX_ETOOLARGE] = { API_PAYLOAD_TOO_LARGE, "too_large",
+	    "the sandbox file or output is too large" },
+};
+
+/* See handlers.h: the map above, the provider's Retry-After hint, and
+ * Daytona's own words for an organisation limit. */
+void sandbox_error_response(struct http_response *resp, int e,
+    const char *op)
+{
+	struct sbx_daytona_error last;
+	struct json_object *details, *line;
+	unsigned i = (unsigned)e < SBX__MAX ? (unsigned)e : SBX_OK;
+	long retry_after = 5;
+	char ra[24];
+
+	if ((line = log_begin(e == SBX_ENOTFOUND ? LOG_INFO : LOG_WARN,
+	    "sandbox.error")) != NULL) {
+		json_object_object_add(line, "op", json_object_new_string(op));
+		json_object_object_add(line, "provider",
+		    json_object_new_string(provider != NULL ?
+		    provider->ops->name : "none"));
+		json_object_object_add(line, "error",
+		    json_object_new_string(sbx_strerror(e)));
+		log_end(line);
+	}
+	details = json_object_new_object();
+	if (details != NULL) {
+		json_object_object_add(details, "reason",
+		    json_object_new_string(error_map[i].reason));
+		if (provider != NULL)
+			json_object_object_add(details, "provider",
+			    json_object_new_string(provider->ops->name));
+	}
+	if (provider != NULL && strcmp(provider->ops->name, "daytona") == 0 &&
+	    sbx_daytona_last_error(&last)) {
+		if (last.retry_after_s > 0)
+			retry_after = last.retry_after_s;
+		/* An organisation limit: Daytona's own words say which. */
+		if (e == SBX_EQUOTA && details != NULL &&
+		    last.message[0] != '\0')
+			json_object_object_add(details, "providerMessage",
+			    json_object_new_string(last.message));
+	}
+	if (e == SBX_ERATELIMIT || e == SBX_EUNAVAILABLE ||
+	    e == SBX_ENETWORK) {
+		snprintf(ra, sizeof(ra), "%ld", retry_after);
+		http_response_set_header(resp, "Retry-After", ra);
+	}
+	http_response_error(resp, error_map[i].api, error_map[i].message, details);
+}
+
+/* The id query parameter, or a 400 already written (NULL). */
+static const char *id_param(struct http_request *req,
+    struct http_response *resp)
+{
+	const char *id = http_param(req, "id");
+
+	if (id == NULL || id[0] == '\0') {
+		http_response_field_error(resp, API_VALIDATION_ERROR,
+		    "query parameter id is required", "id", "is required");
+		return NULL;
+	}
+	if (!sbx_id_valid(id)) {
+		http_response_field_error(resp, API_VALIDATION_ERROR,
+		    "id must be 1 to 127 characters of letters, digits, "
+		    "'.', '_' and '-'", "id", "is not a sandbox id");
+		return NULL;
+	}
+	return id;
+}
+
+static int no_provider(struct http_response *resp)
+{
+	if (provider != NULL)
+		return 0;
+	http_response_error(resp, API_SERVICE_UNAVAILABLE,
+	    "sandbox provider not initialised", NULL);
+	return 1;
+}
+
+static struct json_object *info_json(const struct sbx_info *info)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "sandboxId",
+	    json_object_new_string(info->id));
+	json_object_object_add(o, "status",
+	    json_object_new_string(sbx_state_name(info->state)));
+	json_object_object_add(o, "createdAt", info->created_at[0] != '\0' ?
+	    json_object_new_string(info->created_at) : NULL);
+	return o;
+}
+
+static void log_done(const char *event, const struct sbx_info *info,
+    const char *id, long long started)
+{
+	struct json_object *line = log_begin(LOG_INFO, event);
+
+	if (line == NULL)
+		return;
+	json_object_object_add(line, "sandboxId",
+	    json_object_new_string(info != NULL ? info->id : id));
+	if (info != NULL)
+		json_object_object_add(line, "status",
+		    json_object_new_string(sbx_state_name(info->state)));
+	json_object_object_add(line, "provider",
+	    json_object_new_string(provider->ops->name));
+	json_object_object_add(line, "ms",
+	    json_object_new_int64(time_mono_ms() - started));
+	log_end(line);
+}
+
+void handle_sandbox_create(struct http_request *req,
+    struct http_response *resp)
+{
+	struct sbx_info info;
+	struct json_object *o;
+	const char *user_id = NULL;
+	long long started = time_mono_ms();
+	enum json_err je;
+	enum sbx_err e;
+
+	je = json_get_string(req->json, "userId", SBX_USER_MAX - 1, &user_id);
+	if (je != JSON_OK) {
+		http_response_field_error(resp, API_VALIDATION_ERROR,
+		    "userId must be a string of 1 to 127 characters",
+		    "userId", json_strerror(je));
+		return;
+	}
+	if (!sbx_user_id_valid(user_id)) {
+		http_response_field_error(resp, API_VALIDATION_ERROR,
+		    "userId must be printable ASCII without '/'", "userId",
+		    "has characters that are not allowed");
+		return;
+	}
+	if (no_provider(resp))
+		return;
+	memset(&info, 0, sizeof(info));
+	if ((e = sbx_ensure_for_user(provider, user_id, &info)) != SBX_OK) {
+		sandbox_error_response(resp, e, "create");
+		return;
+	}
+	log_done("sandbox.create", &info, NULL, started);
+	if ((o = info_json(&info)) != NULL)
+		json_object_object_add(o, "userId",
+		    json_object_new_string(user_id));
+	http_response_json(resp, 200, o);
+}
+
+void handle_sandbox_status(struct http_request *req,
+    struct http_response *resp)
+{
+	struct sbx_info info;
+	const char *id;
+	enum sbx_err e;
+
+	if ((id = id_param(req, resp)) == NULL || no_provider(resp))
+		return;
+	memset(&info, 0, sizeof(info));
+	if ((e = provider->ops->get(provider, id, &info)) != SBX_OK) {
+		sandbox_error_response(resp, e, "status");
+		return;
+	}
+	http_response_json(resp, 200, info_json(&info));
+}
+
+void handle_sandbox_delete(struct http_request *req,
+    struct http_response *resp)
+{
+	struct json_object *o;
+	long long started = time_mono_ms();
+	const char *id;
+	enum sbx_err e;
+
+	if ((id = id_param(req, resp)) == NULL || no_provider(resp))
+		return;
+	if ((e = provider->ops->remove(provider, id)) != SBX_OK) {
+		sandbox_error_response(resp, e, "delete");
+		return;
+	}
+	log_done("sandbox.delete", NULL, id, started);
+	if ((o = json_object_new_object()) != NULL) {
+		json_object_object_add(o, "sandboxId",
+		    json_object_new_string(id));
+		json_object_object_add(o, "deleted",
+		    json_object_new_boolean(1));
+	}
+	http_response_json(resp, 200, o);
+}

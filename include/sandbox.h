@@ -1,0 +1,207 @@
+/*
+ * sandbox.h -- the sandbox provider interface: one long-lived sandbox per
+ * user, whose filesystem is the user's knowledge base.
+ *
+ * Two providers implement it, chosen by SANDBOX_PROVIDER:
+ *   daytona  app/sandbox/daytona_provider.c over the REST client (daytona.h)
+ *   local    app/sandbox/local_provider.c: directories under OMNI_DATA_DIR,
+ *            commands under bubblewrap
+ *
+ * A provider is stateless with respect to users: nothing about a user's
+ * sandbox is remembered in memory.  The sandbox is found again by a name
+ * derived from the userId (sbx_name_for_user) and a label carrying the
+ * userId, so any thread of any worker of any replica finds the same one.
+ *
+ * Layering: providers implement the primitives in struct sbx_ops; the
+ * per-user policy (find, create, start if stopped, replace if in error,
+ * resolve concurrent creates) lives once in app/sandbox/sandbox.c
+ * (sbx_ensure_for_user) on top of them.
+ *
+ * Threads: one struct sbx_provider per worker process, shared by its
+ * threads; every op must be thread safe.  Per-thread resources (curl
+ * handles) live in thread-local storage inside the provider.
+ *
+ * Ownership: structs filled by ops (sbx_info) are caller storage.  Results
+ * that carry heap memory (sbx_exec_result, sbx_file_list, read buffers) are
+ * released with the matching sbx_*_free(); on error nothing needs freeing.
+ */
+#ifndef OMNI_SANDBOX_H
+#define OMNI_SANDBOX_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct omni_config;
+
+/* The contract's states; providers map theirs onto these. */
+enum sbx_state {
+	SBX_STATE_CREATING = 0, /* being created or started, not usable yet */
+	SBX_STATE_READY,        /* started, commands can run */
+	SBX_STATE_STOPPED,      /* exists, must be started (also archived) */
+	SBX_STATE_ERROR,        /* broken or destroyed; replace it */
+	SBX_STATE__MAX
+};
+
+enum sbx_err {
+	SBX_OK = 0,        /* success */
+	SBX_ENOTFOUND,     /* no such sandbox (or file) */
+	SBX_EINVAL,        /* bad argument: id, path, user id, size */
+	SBX_ECONFLICT,     /* already exists / state does not allow it */
+	SBX_EAUTH,         /* the provider refused our credentials */
+	SBX_ERATELIMIT,    /* the provider throttled us (after retries) */
+	SBX_EUNAVAILABLE,  /* provider down or overloaded (503) */
+	SBX_ETIMEOUT,      /* deadline passed: HTTP wait or ready wait */
+	SBX_EUPSTREAM,     /* provider answered something unusable (5xx,
+	                    * junk, or refused a request as malformed) */
+	SBX_ENETWORK,      /* could not reach the provider */
+	SBX_EQUOTA,        /* organisation limit (sandbox count, disk, CPU) */
+	SBX_EISOLATION,    /* local: bubblewrap cannot start, refusing */
+	SBX_EIO,           /* local filesystem error */
+	SBX_ENOMEM,        /* out of memory */
+	SBX_ETOOLARGE,     /* file or output over the allowed size */
+	SBX__MAX
+};
+
+#define SBX_ID_MAX 128
+#define SBX_USER_MAX 128
+#define SBX_TIME_MAX 40
+
+struct sbx_info {
+	char id[SBX_ID_MAX];           /* provider id of the sandbox */
+	char user_id[SBX_USER_MAX];    /* owner, from the label */
+	enum sbx_state state;
+	char created_at[SBX_TIME_MAX]; /* RFC 3339, as the provider gives it */
+};
+
+struct sbx_exec_opts {
+	const char *cwd;            /* inside the sandbox; NULL = its home */
+	int timeout_s;              /* wall time limit; 0 = provider default */
+	const char *const *env;     /* "KEY=VALUE" strings, NULL-terminated */
+	size_t max_output;          /* cap on captured output; 0 = default */
+};
+
+struct sbx_exec_result {
+	int exit_code;     /* process exit code; 128+signal if killed */
+	int timed_out;     /* 1 if killed by the wall time limit */
+	int truncated;     /* 1 if output was cut at max_output */
+	char *output;      /* combined stdout+stderr, NUL-terminated, owned */
+	size_t output_len;
+};
+
+struct sbx_file_entry {
+	char *name;        /* entry name (not a path), owned */
+	int is_dir;
+	long long size;
+	long long mtime;   /* seconds since the epoch, 0 if unknown */
+};
+
+struct sbx_file_list {
+	struct sbx_file_entry *entries; /* owned */
+	size_t count;
+};
+
+struct sbx_provider;
+
+/*
+ * Primitives a provider implements.  'id' is the provider's sandbox id.
+ * Each returns an sbx_err; output structs are filled only on SBX_OK.
+ */
+struct sbx_ops {
+	const char *name; /* "daytona" or "local" */
+
+	/* Find the sandbox of 'user_id' (by its derived name/label).
+	 * SBX_ENOTFOUND when the user has none. */
+	enum sbx_err (*find_for_user)(struct sbx_provider *p,
+	    const char *user_id, struct sbx_info *out);
+	/* Create the sandbox of 'user_id' under its derived name.
+	 * SBX_ECONFLICT when one with that name already exists. */
+	enum sbx_err (*create_for_user)(struct sbx_provider *p,
+	    const char *user_id, struct sbx_info *out);
+	enum sbx_err (*get)(struct sbx_provider *p, const char *id,
+	    struct sbx_info *out);
+	enum sbx_err (*start)(struct sbx_provider *p, const char *id);
+	enum sbx_err (*stop)(struct sbx_provider *p, const char *id);
+	enum sbx_err (*remove)(struct sbx_provider *p, const char *id);
+	/* 'command' is run by sh -c in the sandbox's home (or opts->cwd);
+	 * opts->env keys must be shell names ([A-Za-z_][A-Za-z0-9_]*), else
+	 * SBX_EINVAL.  A command that runs and fails is SBX_OK with its
+	 * exit code; on SBX_OK release 'out' with sbx_exec_result_free(). */
+	enum sbx_err (*exec)(struct sbx_provider *p, const char *id,
+	    const char *command, const struct sbx_exec_opts *opts,
+	    struct sbx_exec_result *out);
+	/* 'path' is relative to the sandbox home (or absolute inside it). */
+	enum sbx_err (*write_file)(struct sbx_provider *p, const char *id,
+	    const char *path, const void *data, size_t len);
+	/* '*data' is malloc'd, NUL-terminated, owned by the caller (free()).
+	 * SBX_ETOOLARGE past 'max'; 'max' 0 is the provider's default cap
+	 * (sandbox_local.h, sandbox_daytona.h). */
+	enum sbx_err (*read_file)(struct sbx_provider *p, const char *id,
+	    const char *path, size_t max, char **data, size_t *len);
+	enum sbx_err (*list_files)(struct sbx_provider *p, const char *id,
+	    const char *path, struct sbx_file_list *out);
+	/* Is the provider reachable and usable?  For /ready.  'detail' gets a
+	 * short reason on failure (no secrets). */
+	enum sbx_err (*check)(struct sbx_provider *p, char *detail,
+	    size_t detail_len);
+	/* Re-read rotating credentials (SIGHUP).  May be NULL. */
+	void (*reload)(struct sbx_provider *p, const struct omni_config *cfg);
+	void (*destroy)(struct sbx_provider *p);
+};
+
+struct sbx_provider {
+	const struct sbx_ops *ops;
+	const struct omni_config *cfg; /* borrowed, outlives the provider */
+	void *impl;                    /* provider's own state */
+};
+
+/*
+ * Create the provider chosen by cfg->provider.  On SBX_OK '*out' is owned
+ * by the caller (sbx_provider_free).  Local: SBX_EISOLATION when bubblewrap
+ * cannot run and OMNI_LOCAL_UNSANDBOXED is not set.
+ */
+enum sbx_err sbx_provider_new(const struct omni_config *cfg,
+    struct sbx_provider **out);
+void sbx_provider_free(struct sbx_provider *p);
+
+/*
+ * The per-user policy, once for both providers: find the user's sandbox;
+ * create it when missing (a concurrent create that wins first is found
+ * again, so two racing creates end with one sandbox); start it when stopped;
+ * delete and recreate it when in error.  Does not wait for readiness: '*out'
+ * may say creating.
+ */
+enum sbx_err sbx_ensure_for_user(struct sbx_provider *p, const char *user_id,
+    struct sbx_info *out);
+
+/*
+ * Start 'id' if needed and poll until it is ready or 'deadline_ms' passes
+ * (SBX_ETIMEOUT).  SBX_ECONFLICT if it went to error.
+ */
+enum sbx_err sbx_wait_ready(struct sbx_provider *p, const char *id,
+    int deadline_ms, struct sbx_info *out);
+
+/*
+ * The deterministic sandbox name of a user: "omni-" + the first 32 hex
+ * digits of SHA-256(user_id).  'out' must hold SBX_NAME_MAX bytes.
+ */
+#define SBX_NAME_MAX 40
+void sbx_name_for_user(const char *user_id, char out[SBX_NAME_MAX]);
+
+/* Is 'id' a sandbox id the API accepts: 1..SBX_ID_MAX-1 bytes of
+ * [A-Za-z0-9._-] (Daytona UUIDs and names, local names)? */
+int sbx_id_valid(const char *id);
+
+/* Is 'user_id' acceptable (1..SBX_USER_MAX-1 bytes, printable ASCII, no
+ * '/')? */
+int sbx_user_id_valid(const char *user_id);
+
+/* The label key that carries the userId. */
+#define SBX_LABEL_USER "omni.user-id"
+
+void sbx_exec_result_free(struct sbx_exec_result *r);
+void sbx_file_list_free(struct sbx_file_list *l);
+
+const char *sbx_state_name(enum sbx_state s);
+const char *sbx_strerror(enum sbx_err err);
+
+#endif

@@ -1,0 +1,602 @@
+/*
+ * test_sandbox_handlers.c -- the sandbox endpoints (handlers/sandbox.c) on
+ * the local provider in a temporary data directory: the contract's
+ * response shapes, reuse and restart, validation errors naming the field,
+ * 404 for unknown sandboxes, the error model for provider failures, and
+ * the /ready check.
+ *
+ * Requests are built from FastCGI-style params with http_request_parse();
+ * the JSON body is parsed as the router does for JSON routes.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "handlers.h"
+#include "http.h"
+#include "json_util.h"
+#include "router.h"
+#include "sandbox.h"
+#include "sandbox_daytona.h"
+#include "sandbox_local.h"
+#include "timeutil.h"
+
+static char dir[64];
+static struct omni_config cfg;
+
+struct body {
+	const char *data;
+	size_t len, off;
+};
+
+static long read_body(void *ctx, char *buf, size_t len)
+{
+	struct body *b = ctx;
+	size_t n = b->len - b->off;
+
+	if (n > len)
+		n = len;
+	if (n > 0)
+		memcpy(buf, b->data + b->off, n);
+	b->off += n;
+	return (long)n;
+}
+
+struct reply {
+	int status;
+	struct json_object *json; /* owned */
+	char content_type[64];
+};
+
+/*
+ * Call 'h' with a request for 'method' 'uri' ("/path?query") and, when
+ * 'json' is not NULL, that JSON body.
+ */
+static struct reply call(route_handler h, const char *method,
+    const char *uri, const char *json)
+{
+	char m[48], u[512], q[512], cl[48];
+	char *envp[8];
+	struct http_request req;
+	struct http_response resp;
+	struct body b = { json, json ? strlen(json) : 0, 0 };
+	struct reply r;
+	const char *qs = strchr(uri, '?');
+	int n = 0;
+
+	snprintf(m, sizeof(m), "REQUEST_METHOD=%s", method);
+	snprintf(u, sizeof(u), "REQUEST_URI=%s", uri);
+	snprintf(q, sizeof(q), "QUERY_STRING=%s", qs ? qs + 1 : "");
+	snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%zu", b.len);
+	envp[n++] = m;
+	envp[n++] = u;
+	envp[n++] = q;
+	if (json != NULL) {
+		envp[n++] = cl;
+		envp[n++] = (char *)(uintptr_t)"CONTENT_TYPE=application/json";
+	}
+	envp[n] = NULL;
+	assert_int_equal(http_request_parse(&req, envp, read_body, &b, 65536,
+	    &cfg), HTTP_PARSE_OK);
+	if (json != NULL)
+		assert_int_equal(json_parse_object(req.body, req.body_len,
+		    &req.json, NULL, 0), JSON_OK);
+	http_response_init(&resp);
+	h(&req, &resp);
+	memset(&r, 0, sizeof(r));
+	r.status = resp.status;
+	snprintf(r.content_type, sizeof(r.content_type), "%s",
+	    resp.content_type ? resp.content_type : "");
+	r.json = resp.body ? json_tokener_parse(resp.body) : NULL;
+	http_response_free(&resp);
+	http_request_free(&req);
+	return r;
+}
+
+static const char *str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static const char *err_code(struct reply *r)
+{
+	struct json_object *e;
+
+	if (!json_object_object_get_ex(r->json, "error", &e))
+		return "";
+	return str(e, "code");
+}
+
+static const char *err_field(struct reply *r)
+{
+	struct json_object *e, *d;
+
+	if (!json_object_object_get_ex(r->json, "error", &e) ||
+	    !json_object_object_get_ex(e, "details", &d))
+		return "";
+	return str(d, "field");
+}
+
+static void done(struct reply *r)
+{
+	json_object_put(r->json);
+	r->json = NULL;
+}
+
+static int rm_cb(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	char err[256];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/omni-sbxh-test-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.provider = CFG_PROVIDER_LOCAL;
+	cfg.data_dir = dir;
+	if (sandbox_handlers_init(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "init: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	sandbox_handlers_fini();
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+static void create_answers_contract_shape(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	r = call(handle_sandbox_create, "POST", "/api/sandbox/create",
+	    "{\"userId\":\"alice\"}");
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.content_type, "application/json");
+	assert_int_equal(json_object_object_length(r.json), 4);
+	assert_string_equal(str(r.json, "sandboxId"),
+	    "omni-2bd806c97f0e00af1a1fc3328fa763a9");
+	assert_string_equal(str(r.json, "status"), "ready");
+	assert_string_equal(str(r.json, "userId"), "alice");
+	assert_non_null(str(r.json, "createdAt"));
+	assert_int_equal(strlen(str(r.json, "createdAt")), 24);
+	done(&r);
+}
+
+static void create_reuses_the_users_sandbox(void **state)
+{
+	struct reply a, b;
+
+	(void)state;
+	a = call(handle_sandbox_create, "POST", "/api/sandbox/create",
+	    "{\"userId\":\"alice\"}");
+	b = call(handle_sandbox_create, "POST", "/api/sandbox/create",
+	    "{\"userId\":\"alice\"}");
+	assert_int_equal(b.status, 200);
+	assert_string_equal(str(a.json, "sandboxId"), str(b.json, "sandboxId"));
+	assert_string_equal(str(a.json, "createdAt"), str(b.json, "createdAt"));
+	done(&a);
+	done(&b);
+}
+
+static void create_restarts_a_stopped_sandbox(void **state)
+{
+	struct sbx_local_opts o;
+	struct sbx_provider *p;
+	struct reply a, s, b;
+
+	(void)state;
+	a = call(handle_sandbox_create, "POST", "/api/sandbox/create",
+	    "{\"userId\":\"alice\"}");
+	/* Another process (a second provider on the same data directory)
+	 * stops it. */
+	memset(&o, 0, sizeof(o));
+	o.data_dir = dir;
+	assert_int_equal(sbx_local_new_opts(&o, &p, NULL, 0), SBX_OK);
+	assert_int_equal(p->ops->stop(p, str(a.json, "sandboxId")), SBX_OK);
+	sbx_provider_free(p);
+	s = call(handle_sandbox_status, "GET",
+	    "/api/sandbox/status?id=omni-2bd806c97f0e00af1a1fc3328fa763a9",
+	    NULL);
+	assert_string_equal(str(s.json, "status"), "stopped");
+	b = call(handle_sandbox_create, "POST", "/api/sandbox/create",
+	    "{\"userId\":\"alice\"}");
+	assert_int_equal(b.status, 200);
+	assert_string_equal(str(b.json, "status"), "ready");
+	assert_string_equal(str(a.json, "sandboxId"), str(b.json, "sandboxId"));
+	done(&a);
+	done(&s);
+	done(&b);
+}
+
+static void create_validation_names_the_field(void **state)
+{
+	static const char *const bad[] = {
+		"{}",
+		"{\"userId\":null}",
+		"{\"userId\":42}",
+		"{\"userId\":\"\"}",
+		"{\"userId\":\"a/b\"}",
+		"{\"userId\":\"tab\\there\"}",
+		"{\"userId\":\"caf\\u00e9\"}",
+		"{\"user\":\"alice\"}",
+	};
+	char big[300];
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = call(handle_sandbox_create, "POST", "/api/sandbox/create",
+		    bad[i]);
+		if (r.status != 400)
+			fail_msg("%s: status %d", bad[i], r.status);
+		assert_string_equal(err_code(&r), "VALIDATION_ERROR");
+		assert_string_equal(err_field(&r), "userId");
+		done(&r);
+	}
+	snprintf(big, sizeof(big), "{\"userId\":\"%0200d\"}", 0);
+	r = call(handle_sandbox_create, "POST", "/api/sandbox/create", big);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(err_field(&r), "userId");
+	done(&r);
+}
+
+static void status_answers_contract_shape(void **state)
+{
+	struct reply c, s;
+	char uri[128];
+
+	(void)state;
+	c = call(handle_sandbox_create, "POST", "/api/sandbox/create",
+	    "{\"userId\":\"bob\"}");
+	snprintf(uri, sizeof(uri), "/api/sandbox/status?id=%s",
+	    str(c.json, "sandboxId"));
+	s = call(handle_sandbox_status, "GET", uri, NULL);
+	assert_int_equal(s.status, 200);
+	assert_int_equal(json_object_object_length(s.json), 3);
+	assert_string_equal(str(s.json, "sandboxId"), str(c.json, "sandboxId"));
+	assert_string_equal(str(s.json, "status"), "ready");
+	assert_string_equal(str(s.json, "createdAt"), str(c.json, "createdAt"));
+	done(&c);
+	done(&s);
+}
+
+static void status_errors(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	r = call(handle_sandbox_status, "GET", "/api/sandbox/status", NULL);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(err_field(&r), "id");
+	done(&r);
+	r = call(handle_sandbox_status, "GET", "/api/sandbox/status?id=", NULL);
+	assert_int_equal(r.status, 400);
+	done(&r);
+	r = call(handle_sandbox_status, "GET",
+	    "/api/sandbox/status?id=..%2F..%2Fetc", NULL);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(err_field(&r), "id");
+	done(&r);
+	r = call(handle_sandbox_status, "GET",
+	    "/api/sandbox/status?id=omni-00000000000000000000000000000000",
+	    NULL);
+	assert_int_equal(r.status, 404);
+	assert_string_equal(err_code(&r), "SANDBOX_NOT_FOUND");
+	assert_string_equal(r.content_type, "application/json");
+	done(&r);
+	r = call(handle_sandbox_status, "GET",
+	    "/api/sandbox/status?id=whatever", NULL);
+	assert_int_equal(r.status, 404);
+	done(&r);
+}
+
+static void delete_then_gone(void **state)
+{
+	struct reply c, d, s;
+	char uri[128];
+
+	(void)state;
+	c = call(handle_sandbox_create, "POST", "/api/sandbox/create",
+	    "{\"userId\":\"carol\"}");
+	snprintf(uri, sizeof(uri), "/api/sandbox?id=%s",
+	    str(c.json, "sandboxId"));
+	d = call(handle_sandbox_delete, "DELETE", uri, NULL);
+	assert_int_equal(d.status, 200);
+	assert_int_equal(json_object_object_length(d.json), 2);
+	assert_string_equal(str(d.json, "sandboxId"), str(c.json, "sandboxId"));
+	assert_string_equal(str(d.json, "deleted"), "true");
+	done(&d);
+	snprintf(uri, sizeof(uri), "/api/sandbox/status?id=%s",
+	    str(c.json, "sandboxId"));
+	s = call(handle_sandbox_status, "GET", uri, NULL);
+	assert_int_equal(s.status, 404);
+	done(&s);
+	snprintf(uri, sizeof(uri), "/api/sandbox?id=%s",
+	    str(c.json, "sandboxId"));
+	d = call(handle_sandbox_delete, "DELETE", uri, NULL);
+	assert_int_equal(d.status, 404);
+	assert_string_equal(err_code(&d), "SANDBOX_NOT_FOUND");
+	done(&d);
+	d = call(handle_sandbox_delete, "DELETE", "/api/sandbox", NULL);
+	assert_int_equal(d.status, 400);
+	assert_string_equal(err_field(&d), "id");
+	done(&d);
+	done(&c);
+}
+
+static void provider_conflict_is_error_model(void **state)
+{
+	char name[SBX_NAME_MAX], path[1024];
+	struct reply r;
+	FILE *f;
+
+	(void)state;
+	/* A damaged store: the user's sandbox name holds another user's. */
+	r = call(handle_sandbox_create, "POST", "/api/sandbox/create",
+	    "{\"userId\":\"dave\"}");
+	done(&r);
+	sbx_name_for_user("dave", name);
+	snprintf(path, sizeof(path), "%s/sandboxes/%s/state.json", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "{\"id\":\"%s\",\"userId\":\"mallory\",\"state\":\"ready\","
+	    "\"createdAt\":\"x\"}", name);
+	fclose(f);
+	r = call(handle_sandbox_create, "POST", "/api/sandbox/create",
+	    "{\"userId\":\"dave\"}");
+	assert_int_equal(r.status, 409);
+	assert_string_equal(r.content_type, "application/json");
+	assert_string_equal(err_code(&r), "CONFLICT");
+	done(&r);
+}
+
+static void ready_check_uses_provider(void **state)
+{
+	char detail[160];
+
+	(void)state;
+	detail[0] = '\0';
+	assert_int_equal(sandbox_ready_check(detail, sizeof(detail)), 1);
+	assert_non_null(strstr(detail, "local"));
+}
+
+static void init_failure_names_the_variable(void **state)
+{
+	struct omni_config bad;
+	char err[256];
+	char file[128];
+	FILE *f;
+
+	(void)state;
+	sandbox_handlers_fini();
+	memset(&bad, 0, sizeof(bad));
+	bad.provider = CFG_PROVIDER_LOCAL;
+	bad.data_dir = NULL;
+	assert_int_equal(sandbox_handlers_init(&bad, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "SANDBOX_PROVIDER=local"));
+	/* a data dir that is a file */
+	snprintf(file, sizeof(file), "%s/plainfile", dir);
+	assert_non_null(f = fopen(file, "w"));
+	fclose(f);
+	bad.data_dir = file;
+	assert_int_equal(sandbox_handlers_init(&bad, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "OMNI_DATA_DIR"));
+	/* without a provider the endpoints answer 503, not a crash */
+	{
+		struct reply r = call(handle_sandbox_status, "GET",
+		    "/api/sandbox/status?id=abc", NULL);
+		char detail[64];
+
+		assert_int_equal(r.status, 503);
+		done(&r);
+		assert_int_equal(sandbox_ready_check(detail, sizeof(detail)),
+		    0);
+	}
+	assert_int_equal(sandbox_handlers_init(&cfg, err, sizeof(err)), 0);
+}
+
+/* Every provider error lands on the contract's error model, as documented
+ * in handlers.h: status, code, details.reason, Retry-After where waiting
+ * helps. */
+static void error_mapping_is_complete(void **state)
+{
+	static const struct {
+		enum sbx_err e;
+		int status;
+		const char *code;
+		int retry_after;
+	} want[] = {
+		{ SBX_ENOTFOUND, 404, "SANDBOX_NOT_FOUND", 0 },
+		{ SBX_EINVAL, 400, "VALIDATION_ERROR", 0 },
+		{ SBX_ECONFLICT, 409, "CONFLICT", 0 },
+		{ SBX_EAUTH, 502, "UPSTREAM_ERROR", 0 },
+		{ SBX_ERATELIMIT, 503, "SERVICE_UNAVAILABLE", 1 },
+		{ SBX_EUNAVAILABLE, 503, "SERVICE_UNAVAILABLE", 1 },
+		{ SBX_ETIMEOUT, 504, "UPSTREAM_TIMEOUT", 0 },
+		{ SBX_EUPSTREAM, 502, "UPSTREAM_ERROR", 0 },
+		{ SBX_ENETWORK, 503, "SERVICE_UNAVAILABLE", 1 },
+		{ SBX_EQUOTA, 503, "SERVICE_UNAVAILABLE", 0 },
+		{ SBX_EISOLATION, 503, "SERVICE_UNAVAILABLE", 0 },
+		{ SBX_EIO, 500, "SANDBOX_ERROR", 0 },
+		{ SBX_ENOMEM, 500, "SERVER_ERROR", 0 },
+		{ SBX_ETOOLARGE, 413, "PAYLOAD_TOO_LARGE", 0 },
+		{ SBX__MAX + 7, 500, "SERVER_ERROR", 0 }, /* not an error */
+		{ SBX_OK, 500, "SERVER_ERROR", 0 },
+	};
+	struct http_response resp;
+	struct json_object *o, *e, *d, *v;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(sizeof(want) / sizeof(want[0]), SBX__MAX + 1);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		http_response_init(&resp);
+		sandbox_error_response(&resp, (int)want[i].e, "test");
+		assert_int_equal(resp.status, want[i].status);
+		assert_non_null(o = json_tokener_parse(resp.body));
+		assert_true(json_object_object_get_ex(o, "error", &e));
+		assert_string_equal(str(e, "code"), want[i].code);
+		assert_true(strlen(str(e, "message")) > 0);
+		assert_true(json_object_object_get_ex(e, "details", &d));
+		assert_true(json_object_object_get_ex(d, "reason", &v));
+		if (want[i].retry_after)
+			assert_non_null(http_response_get_header(&resp,
+			    "Retry-After"));
+		else
+			assert_null(http_response_get_header(&resp,
+			    "Retry-After"));
+		json_object_put(o);
+		http_response_free(&resp);
+	}
+}
+
+/* A socket that completes the TCP handshake (kernel backlog) but never
+ * answers; the first 'close_first' connections are accepted and closed at
+ * once (a fast failure). */
+struct mute_server {
+	int fd, port, close_first;
+	pthread_t tid;
+};
+
+static void *mute_accept(void *v)
+{
+	struct mute_server *m = v;
+	int i, c;
+
+	for (i = 0; i < m->close_first; i++)
+		if ((c = accept(m->fd, NULL, NULL)) >= 0)
+			close(c);
+	return NULL;
+}
+
+static void mute_start(struct mute_server *m, int close_first)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	m->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(m->fd >= 0);
+	assert_int_equal(bind(m->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(m->fd, 16), 0);
+	assert_int_equal(getsockname(m->fd, (struct sockaddr *)&a, &len), 0);
+	m->port = ntohs(a.sin_port);
+	m->close_first = close_first;
+	assert_int_equal(pthread_create(&m->tid, NULL, mute_accept, m), 0);
+}
+
+static void *ready_thread(void *v)
+{
+	char detail[160];
+
+	*(int *)v = sandbox_ready_check(detail, sizeof(detail));
+	return NULL;
+}
+
+/*
+ * /ready against a Daytona that hangs: one check is bounded by the
+ * provider's short deadline, its answer is cached, and while one thread
+ * refreshes it the others answer at once with the last result.
+ */
+static void ready_check_is_bounded_and_cached(void **state)
+{
+	struct mute_server m;
+	struct omni_config dcfg;
+	char err[256], url[64], detail[160];
+	long long t0;
+	pthread_t tid;
+	int ok = -1;
+
+	(void)state;
+	sandbox_handlers_fini();
+	mute_start(&m, 1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api", m.port);
+	memset(&dcfg, 0, sizeof(dcfg));
+	dcfg.provider = CFG_PROVIDER_DAYTONA;
+	dcfg.daytona_api_url = url;
+	dcfg.daytona_api_key = (char *)(uintptr_t)"k";
+	assert_int_equal(sandbox_handlers_init(&dcfg, err, sizeof(err)), 0);
+	/* 1: the connection is closed at once: a fast failure */
+	assert_int_equal(sandbox_ready_check(detail, sizeof(detail)), 0);
+	assert_non_null(strstr(detail, "daytona"));
+	/* cached: answered without asking */
+	t0 = time_mono_ms();
+	assert_int_equal(sandbox_ready_check(detail, sizeof(detail)), 0);
+	assert_true(time_mono_ms() - t0 < 100);
+	/* 2: after the cache expires, one thread asks and hangs on the mute
+	 * server; another is answered at once with the last result */
+	time_sleep_ms(3100);
+	t0 = time_mono_ms();
+	assert_int_equal(pthread_create(&tid, NULL, ready_thread, &ok), 0);
+	time_sleep_ms(300);
+	assert_int_equal(sandbox_ready_check(detail, sizeof(detail)), 0);
+	assert_true(time_mono_ms() - t0 < 1000);
+	assert_int_equal(pthread_join(tid, NULL), 0);
+	assert_int_equal(ok, 0);
+	/* the hung check gave up at its deadline, not after retries */
+	assert_true(time_mono_ms() - t0 < SBX_DAYTONA_CHECK_TIMEOUT_MS + 1500);
+	assert_true(time_mono_ms() - t0 >= SBX_DAYTONA_CHECK_TIMEOUT_MS);
+	assert_int_equal(sandbox_ready_check(detail, sizeof(detail)), 0);
+	assert_non_null(strstr(detail, "in time"));
+	sandbox_handlers_fini();
+	pthread_join(m.tid, NULL);
+	close(m.fd);
+	assert_int_equal(sandbox_handlers_init(&cfg, err, sizeof(err)), 0);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(create_answers_contract_shape),
+		T(create_reuses_the_users_sandbox),
+		T(create_restarts_a_stopped_sandbox),
+		T(create_validation_names_the_field),
+		T(status_answers_contract_shape),
+		T(status_errors),
+		T(delete_then_gone),
+		T(provider_conflict_is_error_model),
+		T(ready_check_uses_provider),
+		T(init_failure_names_the_variable),
+		T(error_mapping_is_complete),
+		T(ready_check_is_bounded_and_cached),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
