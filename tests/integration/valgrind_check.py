@@ -35,6 +35,18 @@ MIX = [
     ("POST", "/debug/echo", b"x" * 5000, {"Content-Type": "application/json"},
      413),
     ("GET", "/debug/sleep?ms=5", b"", {"X-Request-Id": "vg-1"}, 200),
+    ("POST", "/api/sandbox/create", b'{"userId":"vg-user"}',
+     {"Content-Type": "application/json"}, 200),
+    ("POST", "/api/sandbox/create", b'{"userId":7}',
+     {"Content-Type": "application/json"}, 400),
+    ("GET", "/api/sandbox/status?id=omni-00000000000000000000000000000000",
+     b"", {}, 404),
+    ("GET", "/api/sandbox/status?id=..%2Fetc", b"", {}, 400),
+    ("DELETE", "/api/sandbox?id=omni-00000000000000000000000000000000", b"",
+     {}, 404),
+    ("GET", "/api/inngest", b"", {}, 200),
+    ("POST", "/api/inngest?fnId=nope&stepId=step", b'{"event":{}}',
+     {"Content-Type": "application/json"}, None),
 ]
 
 
@@ -57,7 +69,10 @@ def main():
                OMNI_MAX_BODY="4096", LOG_LEVEL="error",
                OMNI_DATA_DIR=os.path.join(tmp, "data"),
                OMNI_SHUTDOWN_TIMEOUT="20")
+    # Workers are forks and stay traced; bubblewrap (exec'd by the local
+    # sandbox provider) cannot set up namespaces under valgrind.
     cmd = ["valgrind", "--trace-children=yes",
+           "--trace-children-skip=*bwrap*",
            "--leak-check=full", "--show-leak-kinds=definite,indirect",
            "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=3",
            f"--log-file={tmp}/vg.%p.log", a.bin, "--listen",
@@ -79,7 +94,7 @@ def main():
             for method, uri, body, hdrs, want in MIX:
                 status, _, rbody = fcgi_request(("127.0.0.1", port), method,
                                                 uri, body, hdrs, timeout=30)
-                if status != want:
+                if want is not None and status != want:
                     print(f"FAIL {method} {uri}: {status} != {want} {rbody!r}")
                     failed += 1
                 else:

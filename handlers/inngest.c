@@ -1,0 +1,109 @@
+/*
+ * inngest.c -- GET, PUT, POST /api/inngest: a thin adapter from the
+ * FastCGI request (http.h) to the SDK's transport-neutral entry point
+ * (ing_serve, inngest.h) and back.
+ *
+ * Each worker process builds one Inngest app after fork
+ * (inngest_handlers_init) and registers the functions; threads then share
+ * it read-only.  The route is raw-bodied: signatures are computed over the
+ * exact bytes Inngest sent, so nothing may parse or re-encode the body
+ * before the SDK sees it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "functions.h"
+#include "handlers.h"
+#include "inngest.h"
+#include "log.h"
+
+static struct ing_app *g_app;
+
+struct ing_app *inngest_handlers_app(void)
+{
+	return g_app;
+}
+
+int inngest_handlers_init(const struct omni_config *cfg, char *err,
+    size_t errlen)
+{
+	enum ing_err e;
+
+	if (g_app != NULL)
+		return 0;
+	e = ing_app_new(cfg, NULL, &g_app);
+	if (e != ING_OK) {
+		snprintf(err, errlen, "inngest: %s", ing_strerror(e));
+		return -1;
+	}
+	e = functions_register_testing(g_app, cfg);
+	if (e != ING_OK) {
+		snprintf(err, errlen, "inngest: registering test functions: %s",
+		    ing_strerror(e));
+		ing_app_free(g_app);
+		g_app = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void inngest_handlers_fini(void)
+{
+	ing_app_free(g_app);
+	g_app = NULL;
+}
+
+void handle_inngest(struct http_request *req, struct http_response *resp)
+{
+	struct ing_header_ref *hdrs = NULL;
+	struct ing_response ires;
+	struct ing_request ireq = { 0 };
+	const char *proto, *ctype = "application/json";
+
+	if (g_app == NULL) {
+		http_response_error(resp, API_SERVICE_UNAVAILABLE,
+		    "Inngest is not initialised", NULL);
+		return;
+	}
+	if (req->nheaders > 0) {
+		hdrs = calloc(req->nheaders, sizeof(*hdrs));
+		if (hdrs == NULL) {
+			http_response_error(resp, API_SERVER_ERROR,
+			    "out of memory", NULL);
+			return;
+		}
+		for (size_t i = 0; i < req->nheaders; i++) {
+			hdrs[i].name = req->headers[i].name;
+			hdrs[i].value = req->headers[i].value;
+		}
+	}
+	proto = http_header(req, "x-forwarded-proto");
+	/* The router serves HEAD through the GET route. */
+	ireq.method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+	ireq.query = req->raw_query;
+	ireq.headers = hdrs;
+	ireq.nheaders = hdrs != NULL ? req->nheaders : 0;
+	ireq.body = req->body;
+	ireq.body_len = req->body != NULL ? req->body_len : 0;
+	ireq.scheme = proto != NULL && strcasecmp(proto, "https") == 0 ?
+	    "https" : "http";
+	ireq.host = http_header(req, "host");
+	ireq.path = req->path;
+
+	(void)ing_serve(g_app, &ireq, &ires);
+	free(hdrs);
+
+	for (size_t i = 0; i < ires.nheaders; i++) {
+		if (strcasecmp(ires.headers[i].name, "Content-Type") == 0)
+			ctype = ires.headers[i].value;
+		else
+			http_response_header(resp, ires.headers[i].name,
+			    ires.headers[i].value);
+	}
+	http_response_body(resp, ires.status, ctype,
+	    ires.body != NULL ? ires.body : "", ires.body_len);
+	ing_response_free(&ires);
+}

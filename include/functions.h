@@ -1,0 +1,51 @@
+/*
+ * functions.h -- Omni's durable functions, registered on the Inngest app
+ * (inngest.h) by handlers/inngest.c in each worker.
+ *
+ *   app/functions/testing.c  functions that exercise the SDK end to end
+ *                            (tests, `make run`); only with
+ *                            OMNI_DEBUG_ROUTES=1, which the configuration
+ *                            refuses in production
+ *   (create-task and process-knowledge arrive with their own issue and
+ *    register through a functions_register_<name>() of their own)
+ *
+ * Event names start with cfg->event_prefix ("omni" by default), so one
+ * Inngest environment can host several Omni deployments.  Definitions live
+ * in static storage filled at registration: register once per process,
+ * before serving, and keep the app's lifetime within the process's.
+ */
+#ifndef OMNI_FUNCTIONS_H
+#define OMNI_FUNCTIONS_H
+
+#include "inngest.h"
+
+struct omni_config;
+
+/*
+ * The test functions (ids as registered, events as <prefix>/<name>):
+ *
+ *   test-three-steps  test.three-steps  steps first, second, third; returns
+ *                                       {"steps": ["first","second","third"]}
+ *   test-flaky        test.flaky        step "flaky" fails on attempt 0 and
+ *                                       succeeds on the retry
+ *   test-fatal        test.fatal        step "validate" fails without
+ *                                       retries; with data.where ==
+ *                                       "function" the function itself does
+ *   test-sleep        test.sleep        step, sleep data.duration ("1s"),
+ *                                       step
+ *   test-parallel     test.parallel     steps "left" and "right" in
+ *                                       parallel, then "join"
+ *   test-wait         test.wait         waits for <prefix>/test.approve with
+ *                                       async.data.id == event.data.id for
+ *                                       data.timeout ("2s"); returns
+ *                                       {"matched": bool, "approver": ...}
+ *   test-send         test.send         sends <prefix>/test.sent in a step
+ *   test-invoke       test.invoke       invokes test-three-steps
+ *
+ * Does nothing and returns ING_OK unless cfg->debug_routes is set.  Errors
+ * are those of ing_app_register().
+ */
+enum ing_err functions_register_testing(struct ing_app *app,
+    const struct omni_config *cfg);
+
+#endif
