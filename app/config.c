@@ -593,6 +593,13 @@ static enum cfg_err rules(struct load *ld)
 		return fail(ld, CFG_EMISSING,
 		    "INNGEST_EVENT_KEY: required in production (events are "
 		    "sent to Inngest)");
+	/* Without it the sync URL would come from the Host header of whoever
+	 * sent the PUT, which then decides where Inngest sends call requests
+	 * carrying run data. */
+	if (prod && c->inngest_serve_origin == NULL)
+		return fail(ld, CFG_EMISSING,
+		    "INNGEST_SERVE_ORIGIN: required in production (the public "
+		    "origin Inngest calls, e.g. https://api.example.com)");
 
 	if (c->auth == CFG_AUTH_JWT && c->jwt_secret == NULL)
 		return fail(ld, CFG_EMISSING,

@@ -171,6 +171,7 @@ set_production(void)
 	setenv("DAYTONA_API_KEY", DAYTONA_KEY, 1);
 	setenv("INNGEST_SIGNING_KEY", SIGN_KEY, 1);
 	setenv("INNGEST_EVENT_KEY", EVENT_KEY, 1);
+	setenv("INNGEST_SERVE_ORIGIN", "https://api.example.com", 1);
 	setenv("JWT_SECRET", JWT_OK, 1);
 	setenv("OMNI_ALLOWED_ORIGINS", "https://app.example.com", 1);
 }
@@ -820,6 +821,16 @@ test_production_requires_event_key(void **state)
 }
 
 static void
+test_production_requires_serve_origin(void **state)
+{
+	(void)state;
+	set_production();
+	unsetenv("INNGEST_SERVE_ORIGIN");
+	assert_int_equal(load(NULL), CFG_EMISSING);
+	assert_err_prefix("INNGEST_SERVE_ORIGIN: required in production");
+}
+
+static void
 test_production_refuses_inngest_dev(void **state)
 {
 	(void)state;
@@ -1165,6 +1176,7 @@ main(void)
 		T(test_production_accepts_key_file),
 		T(test_production_requires_signing_key),
 		T(test_production_requires_event_key),
+		T(test_production_requires_serve_origin),
 		T(test_production_refuses_inngest_dev),
 		T(test_production_accepts_inngest_dev_zero),
 		T(test_production_refuses_debug_routes),

@@ -217,6 +217,7 @@ test_env_file_selects_profile(void **state)
 	    "DAYTONA_API_KEY=" DAYTONA_KEY "\n"
 	    "INNGEST_SIGNING_KEY=" SIGN_KEY "\n"
 	    "INNGEST_EVENT_KEY=" EVENT_KEY "\n"
+	    "INNGEST_SERVE_ORIGIN=https://api.example.com\n"
 	    "JWT_SECRET=" JWT_OK "\n");
 	assert_int_equal(load(path), CFG_OK);
 	assert_int_equal(cfg.env, CFG_ENV_PRODUCTION);
