@@ -24,6 +24,8 @@ const struct route omni_routes[] = {
 	    ROUTE_PUBLIC, 1 },
 	{ "POST", "/debug/echo", handle_debug_echo, ROUTE_BODY_JSON,
 	    ROUTE_USER, 1 },
+	{ "POST", "/debug/sandbox/exec", handle_debug_sandbox_exec,
+	    ROUTE_BODY_JSON, ROUTE_USER, 1 },
 };
 
 const size_t omni_routes_count = sizeof(omni_routes) / sizeof(omni_routes[0]);

@@ -6,15 +6,33 @@
  * integration tests use it to keep a request in flight across a drain, a
  * reload or a flood.  POST /debug/echo answers with the parsed JSON body,
  * to check the JSON rules of the router end to end.
+ *
+ * POST /debug/sandbox/exec {sandboxId, command, timeoutS?} runs 'command'
+ * in a sandbox through the worker's provider and answers {exitCode,
+ * timedOut, truncated, output}: the integration tests use it to show,
+ * through the front server, that a command in a local sandbox cannot reach
+ * the network, write outside its home or outlive its time limit.  It is
+ * the one place where a command comes from a request (sandbox_local.h
+ * assumes commands come from Omni's code), which is why it exists only
+ * under the debug flag.  The command is never logged.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "handlers.h"
+#include "json_util.h"
+#include "log.h"
+#include "sandbox.h"
 #include "timeutil.h"
 
 #define DEBUG_SLEEP_MAX_MS 60000
+#define DEBUG_EXEC_COMMAND_MAX 8192          /* bytes of the command */
+#define DEBUG_EXEC_TIMEOUT_MAX_S 300
+#define DEBUG_EXEC_TIMEOUT_DEFAULT_S 30
+#define DEBUG_EXEC_MAX_OUTPUT ((size_t)64 << 10)
 
 void handle_debug_sleep(struct http_request *req, struct http_response *resp)
 {
@@ -48,4 +66,171 @@ void handle_debug_sleep(struct http_request *req, struct http_response *resp)
 void handle_debug_echo(struct http_request *req, struct http_response *resp)
 {
 	http_response_json(resp, 200, json_object_get(req->json));
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence at 's' ('n' bytes left), or 0
+ * (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned lo = 0x80, hi = 0xBF;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		len = 2;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		len = 3;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		len = 4;
+	else
+		return 0;
+	if (s[0] == 0xE0)
+		lo = 0xA0;
+	else if (s[0] == 0xED)
+		hi = 0x9F;
+	else if (s[0] == 0xF0)
+		lo = 0x90;
+	else if (s[0] == 0xF4)
+		hi = 0x8F;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return len;
+}
+
+/*
+ * The command's output as a JSON string.  Output is bytes, a JSON string
+ * is UTF-8: each byte that does not start a well-formed sequence becomes
+ * U+FFFD, so a binary-writing command still gets a parseable answer.
+ * NULL when out of memory.
+ */
+static struct json_object *output_json(const char *out, size_t len)
+{
+	static const char repl[] = "\xEF\xBF\xBD";
+	const unsigned char *s = (const unsigned char *)out;
+	struct json_object *o;
+	size_t i = 0, j = 0, k;
+	char *buf;
+
+	if (out == NULL)
+		return json_object_new_string("");
+	/* Each bad byte grows to 3: bounded by DEBUG_EXEC_MAX_OUTPUT. */
+	if ((buf = malloc(len * 3 + 1)) == NULL)
+		return NULL;
+	while (i < len) {
+		if ((k = utf8_seq(s + i, len - i)) == 0) {
+			memcpy(buf + j, repl, 3);
+			j += 3;
+			i++;
+			continue;
+		}
+		memcpy(buf + j, s + i, k);
+		j += k;
+		i += k;
+	}
+	o = json_object_new_string_len(buf, (int)j);
+	free(buf);
+	return o;
+}
+
+/* Optional integer timeoutS in 1..DEBUG_EXEC_TIMEOUT_MAX_S: its value,
+ * the default when absent or null, or -1 (not an integer, out of range). */
+static int timeout_field(struct json_object *body)
+{
+	struct json_object *v;
+	int64_t n;
+
+	if (!json_object_object_get_ex(body, "timeoutS", &v) || v == NULL)
+		return DEBUG_EXEC_TIMEOUT_DEFAULT_S;
+	if (!json_object_is_type(v, json_type_int))
+		return -1;
+	/* Past INT64_MAX json-c answers INT64_MAX: still out of range. */
+	n = json_object_get_int64(v);
+	if (n < 1 || n > DEBUG_EXEC_TIMEOUT_MAX_S)
+		return -1;
+	return (int)n;
+}
+
+void handle_debug_sandbox_exec(struct http_request *req,
+    struct http_response *resp)
+{
+	struct sbx_provider *p = sandbox_provider();
+	struct sbx_exec_opts opts;
+	struct sbx_exec_result r;
+	struct json_object *o, *line, *out;
+	const char *id = NULL, *command = NULL;
+	long long started = time_mono_ms();
+	enum json_err je;
+	enum sbx_err e;
+	int timeout_s;
+
+	je = json_get_string(req->json, "sandboxId", SBX_ID_MAX - 1, &id);
+	if (je != JSON_OK || !sbx_id_valid(id)) {
+		http_response_field_error(resp, API_VALIDATION_ERROR,
+		    "sandboxId must be 1 to 127 characters of letters, "
+		    "digits, '.', '_' and '-'", "sandboxId",
+		    je != JSON_OK ? json_strerror(je) : "is not a sandbox id");
+		return;
+	}
+	je = json_get_string(req->json, "command", DEBUG_EXEC_COMMAND_MAX,
+	    &command);
+	if (je != JSON_OK) {
+		http_response_field_error(resp, API_VALIDATION_ERROR,
+		    "command must be a string of 1 to 8192 bytes", "command",
+		    json_strerror(je));
+		return;
+	}
+	if ((timeout_s = timeout_field(req->json)) < 0) {
+		http_response_field_error(resp, API_VALIDATION_ERROR,
+		    "timeoutS must be an integer from 1 to 300", "timeoutS",
+		    "out of range");
+		return;
+	}
+	if (p == NULL) {
+		http_response_error(resp, API_SERVICE_UNAVAILABLE,
+		    "sandbox provider not initialised", NULL);
+		return;
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.timeout_s = timeout_s;
+	opts.max_output = DEBUG_EXEC_MAX_OUTPUT;
+	memset(&r, 0, sizeof(r));
+	if ((e = p->ops->exec(p, id, command, &opts, &r)) != SBX_OK) {
+		sandbox_error_response(resp, e, "debug.exec");
+		return;
+	}
+	if ((line = log_begin(LOG_INFO, "debug.sandbox.exec")) != NULL) {
+		json_object_object_add(line, "sandboxId",
+		    json_object_new_string(id));
+		json_object_object_add(line, "exitCode",
+		    json_object_new_int(r.exit_code));
+		json_object_object_add(line, "timedOut",
+		    json_object_new_boolean(r.timed_out));
+		json_object_object_add(line, "ms",
+		    json_object_new_int64(time_mono_ms() - started));
+		log_end(line);
+	}
+	out = output_json(r.output, r.output_len);
+	o = json_object_new_object();
+	if (out == NULL || o == NULL) {
+		json_object_put(out);
+		json_object_put(o);
+		sbx_exec_result_free(&r);
+		http_response_error(resp, API_SERVER_ERROR, "out of memory",
+		    NULL);
+		return;
+	}
+	json_object_object_add(o, "exitCode", json_object_new_int(r.exit_code));
+	json_object_object_add(o, "timedOut",
+	    json_object_new_boolean(r.timed_out));
+	json_object_object_add(o, "truncated",
+	    json_object_new_boolean(r.truncated));
+	json_object_object_add(o, "output", out);
+	sbx_exec_result_free(&r);
+	http_response_json(resp, 200, o);
 }

@@ -37,6 +37,9 @@ void handle_ready(struct http_request *req, struct http_response *resp);
 /* debug.c: only with OMNI_DEBUG_ROUTES=1, never in production */
 void handle_debug_sleep(struct http_request *req, struct http_response *resp);
 void handle_debug_echo(struct http_request *req, struct http_response *resp);
+/* POST /debug/sandbox/exec: a command in a sandbox via sandbox_provider() */
+void handle_debug_sandbox_exec(struct http_request *req,
+    struct http_response *resp);
 
 /* sandbox.c */
 int sandbox_handlers_init(const struct omni_config *cfg, char *err,

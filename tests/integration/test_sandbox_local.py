@@ -6,9 +6,12 @@ restart of a stopped sandbox and replacement of a broken one (done to the
 sandbox directory from outside, as another process would), delete, and
 bad inputs answered with the contract's error model.
 
-Commands in the sandbox (network, writes outside it, wall-time limit) have
-no HTTP endpoint of their own: tests/unit/test_sandbox_local.c runs them
-against the real bubblewrap.
+Commands run in the sandbox through POST /debug/sandbox/exec (served only
+with OMNI_DEBUG_ROUTES=1, which the harness sets): one that prints, one that
+tries the network (the front server's own port on 127.0.0.1, reachable
+from the host, not from the sandbox's own loopback), writes outside the
+sandbox home, and one past its time limit.  tests/unit/test_sandbox_local.c
+covers the same limits against bubblewrap directly.
 
 Only 127.0.0.1 is used; every wait is bounded.
 """
@@ -16,6 +19,7 @@ Only 127.0.0.1 is used; every wait is bounded.
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import unittest
@@ -257,12 +261,149 @@ class SandboxApi:
                                body={}, timeout=TIMEOUT)
         assert_error(self, r, 405, "METHOD_NOT_ALLOWED")
 
+    # -- commands in the sandbox, via the debug endpoint --
+
+    def ready_sandbox(self, tag):
+        """The frontend's sequence: create, then status until ready."""
+        r = self.create(self.user(tag))
+        self.assertEqual(r.status, 200, r)
+        return self.wait_ready(r.json()["sandboxId"])["sandboxId"]
+
+    def exec(self, sandbox_id, command, timeout_s=None):
+        body = {"sandboxId": sandbox_id, "command": command}
+        if timeout_s is not None:
+            body["timeoutS"] = timeout_s
+        r = self.stack.post_json("/debug/sandbox/exec", body,
+                                 timeout=TIMEOUT)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.header("Content-Type", "").startswith(
+            "application/json"), r)
+        out = r.json()
+        self.assertEqual(set(out), {"exitCode", "timedOut", "truncated",
+                                    "output"}, out)
+        return out
+
+    def test_exec_prints(self):
+        sid = self.ready_sandbox("a")
+        out = self.exec(sid, "echo hi")
+        self.assertEqual(out, {"exitCode": 0, "timedOut": False,
+                               "truncated": False, "output": "hi\n"})
+        # Runs in the sandbox home, which is the directory on the host.
+        out = self.exec(sid, "echo kept > made-here.txt; pwd; exit 4")
+        self.assertEqual(out["exitCode"], 4, out)
+        self.assertEqual(out["output"], "/home/omni\n", out)
+        with open(os.path.join(sandbox_root(self.stack), sid, "home",
+                               "made-here.txt")) as f:
+            self.assertEqual(f.read(), "kept\n")
+
+    def test_exec_cannot_reach_the_network(self):
+        sid = self.ready_sandbox("a")
+        # The front server listens on the host's 127.0.0.1:port; the
+        # sandbox has a loopback of its own where nothing listens.
+        probe = ("bash -c 'echo bash-ok; exec 3<>/dev/tcp/127.0.0.1/%d "
+                 "&& echo connected'" % self.stack.port)
+        host = subprocess.run(["sh", "-c", probe], capture_output=True,
+                              text=True, timeout=TIMEOUT)
+        self.assertEqual(host.returncode, 0, host)  # the control
+        self.assertIn("connected", host.stdout)
+        out = self.exec(sid, probe)
+        self.assertIn("bash-ok", out["output"])  # bash ran...
+        self.assertNotIn("connected", out["output"])  # ...and failed
+        self.assertNotEqual(out["exitCode"], 0, out)
+        self.assertFalse(out["timedOut"], out)
+
+    def test_exec_cannot_write_outside_its_home(self):
+        sid = self.ready_sandbox("a")
+        tag = "%s-%d" % (self.FRONT, os.getpid())
+        sbx_dir = os.path.join(sandbox_root(self.stack), sid)
+        outside = {
+            "/etc/omni-escape-" + tag: "/etc/omni-escape-" + tag,
+            "/tmp/../omni-escape2-" + tag: "/omni-escape2-" + tag,
+            # the host's own paths, absolute
+            os.path.join(self.stack.run_dir, "escape-" + tag):
+                os.path.join(self.stack.run_dir, "escape-" + tag),
+            os.path.join(sbx_dir, "state-" + tag):
+                os.path.join(sbx_dir, "state-" + tag),
+            # the parent of the home: the sandbox directory on the host
+            "../escape3-" + tag: os.path.join(sbx_dir, "escape3-" + tag),
+            "/usr/omni-escape-" + tag: "/usr/omni-escape-" + tag,
+        }
+        script = "".join(
+            "(echo x > '%s') 2>/dev/null && echo 'wrote %s' "
+            "|| echo 'refused %s'; " % (p, p, p) for p in outside)
+        # /tmp is the sandbox's own: the write succeeds there, not on
+        # the host's /tmp.
+        script += "echo y > /tmp/omni-tmp-%s && echo tmp-ok" % tag
+        out = self.exec(sid, script)
+        for p, host_path in outside.items():
+            self.assertIn("refused " + p, out["output"], out)
+            self.assertFalse(os.path.exists(host_path), host_path)
+        self.assertIn("tmp-ok", out["output"], out)
+        self.assertFalse(os.path.exists("/tmp/omni-tmp-" + tag))
+        with open(os.path.join(sbx_dir, "tmp", "omni-tmp-" + tag)) as f:
+            self.assertEqual(f.read(), "y\n")
+
+    def test_exec_stops_at_its_time_limit(self):
+        sid = self.ready_sandbox("a")
+        started = time.monotonic()
+        out = self.exec(sid, "echo started; sleep 37.25", timeout_s=1)
+        elapsed = time.monotonic() - started
+        self.assertTrue(out["timedOut"], out)
+        self.assertNotEqual(out["exitCode"], 0, out)
+        self.assertIn("started", out["output"])
+        self.assertLess(elapsed, 10, "exec took %.1fs" % elapsed)
+        # Nothing of the command is left running on the host.
+        self.assertEqual(processes_with_args(["sleep", "37.25"]), [])
+        # The sandbox still works.
+        self.assertEqual(self.exec(sid, "echo again")["output"], "again\n")
+
+    def test_exec_bad_inputs(self):
+        sid = self.ready_sandbox("a")
+        post = self.stack.post_json
+        for body, field in (
+                ({"command": "true"}, "sandboxId"),
+                ({"sandboxId": "../x", "command": "true"}, "sandboxId"),
+                ({"sandboxId": sid}, "command"),
+                ({"sandboxId": sid, "command": ""}, "command"),
+                ({"sandboxId": sid, "command": "true", "timeoutS": 0},
+                 "timeoutS"),
+                ({"sandboxId": sid, "command": "true", "timeoutS": 301},
+                 "timeoutS"),
+                ({"sandboxId": sid, "command": "true", "timeoutS": "1"},
+                 "timeoutS")):
+            assert_error(self, post("/debug/sandbox/exec", body,
+                                    timeout=TIMEOUT),
+                         400, "VALIDATION_ERROR", field)
+        assert_error(self, post("/debug/sandbox/exec", {
+            "sandboxId": "omni-" + "0" * 32, "command": "true"},
+            timeout=TIMEOUT), 404, "SANDBOX_NOT_FOUND")
+        rewrite_state(self.stack, sid, state="stopped")
+        assert_error(self, post("/debug/sandbox/exec", {
+            "sandboxId": sid, "command": "true"}, timeout=TIMEOUT),
+            409, "CONFLICT")
+
     def test_ready_checks_the_provider(self):
         r = self.stack.get("/ready", timeout=TIMEOUT)
         self.assertEqual(r.status, 200, r)
         checks = r.json().get("checks", {})
         self.assertIn("sandbox", checks, r.json())
         self.assertTrue(checks["sandbox"]["ok"], r.json())
+
+
+def processes_with_args(argv):
+    """Pids of host processes whose command line is exactly 'argv'."""
+    want = ("\0".join(argv) + "\0").encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                if f.read() == want:
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
 
 
 class SandboxApiNginx(SandboxApi, unittest.TestCase):
@@ -309,6 +450,27 @@ class SandboxIsolationRefused(unittest.TestCase):
         stack.wait_event("sandbox.local.unsandboxed")
         ready = stack.get("/ready", timeout=TIMEOUT).json()
         self.assertIn("unsandboxed", json.dumps(ready))
+
+
+class DebugExecHidden(unittest.TestCase):
+    """Without OMNI_DEBUG_ROUTES the exec endpoint does not exist."""
+
+    def test_404_without_debug_routes(self):
+        stack = harness.Stack("nginx", workers=1, threads=17, env={
+            "SANDBOX_PROVIDER": "local"})
+        self.addCleanup(stack.stop)
+        del stack.env["OMNI_DEBUG_ROUTES"]
+        stack.start()
+        r = stack.post_json("/api/sandbox/create", {"userId": "hidden"},
+                            timeout=TIMEOUT)
+        self.assertEqual(r.status, 200, r)  # the sandbox API is served
+        sid = r.json()["sandboxId"]
+        r = stack.post_json("/debug/sandbox/exec",
+                            {"sandboxId": sid, "command": "echo hi"},
+                            timeout=TIMEOUT)
+        assert_error(self, r, 404, "NOT_FOUND")
+        stack.stop()
+        self.assertEqual(stack.sanitizer_errors(), [])
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
  * the local provider in a temporary data directory: the contract's
  * response shapes, reuse and restart, validation errors naming the field,
  * 404 for unknown sandboxes, the error model for provider failures, and
- * the /ready check.
+ * the /ready check; and POST /debug/sandbox/exec (handlers/debug.c), which
+ * runs a command through the same provider.
  *
  * Requests are built from FastCGI-style params with http_request_parse();
  * the JSON body is parsed as the router does for JSON routes.
@@ -579,6 +580,197 @@ static void ready_check_is_bounded_and_cached(void **state)
 	assert_int_equal(sandbox_handlers_init(&cfg, err, sizeof(err)), 0);
 }
 
+/* A ready sandbox for "erin"; its id is written into 'id'. */
+static void ready_sandbox(char *id, size_t len)
+{
+	struct reply c = call(handle_sandbox_create, "POST",
+	    "/api/sandbox/create", "{\"userId\":\"erin\"}");
+
+	assert_int_equal(c.status, 200);
+	assert_string_equal(str(c.json, "status"), "ready");
+	snprintf(id, len, "%s", str(c.json, "sandboxId"));
+	done(&c);
+}
+
+static struct reply exec_call(const char *id, const char *command,
+    const char *extra)
+{
+	struct json_object *o = json_object_new_object();
+	char body[1024];
+	struct reply r;
+
+	json_object_object_add(o, "sandboxId", json_object_new_string(id));
+	json_object_object_add(o, "command", json_object_new_string(command));
+	snprintf(body, sizeof(body), "%.*s%s%s}",
+	    (int)strlen(json_compact(o)) - 1, json_compact(o),
+	    extra ? "," : "", extra ? extra : "");
+	json_object_put(o);
+	r = call(handle_debug_sandbox_exec, "POST", "/debug/sandbox/exec",
+	    body);
+	return r;
+}
+
+static int boolean(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	assert_true(json_object_object_get_ex(o, k, &v));
+	assert_true(json_object_is_type(v, json_type_boolean));
+	return json_object_get_boolean(v);
+}
+
+static int exit_code(struct json_object *o)
+{
+	struct json_object *v;
+
+	assert_true(json_object_object_get_ex(o, "exitCode", &v));
+	assert_true(json_object_is_type(v, json_type_int));
+	return json_object_get_int(v);
+}
+
+static void debug_exec_validation_names_the_field(void **state)
+{
+	static const struct {
+		const char *body, *field;
+	} bad[] = {
+		{ "{\"command\":\"true\"}", "sandboxId" },
+		{ "{\"sandboxId\":null,\"command\":\"true\"}", "sandboxId" },
+		{ "{\"sandboxId\":7,\"command\":\"true\"}", "sandboxId" },
+		{ "{\"sandboxId\":\"\",\"command\":\"true\"}", "sandboxId" },
+		{ "{\"sandboxId\":\"../etc\",\"command\":\"true\"}",
+		    "sandboxId" },
+		{ "{\"sandboxId\":\"a b\",\"command\":\"true\"}", "sandboxId" },
+		{ "{\"sandboxId\":\"x\"}", "command" },
+		{ "{\"sandboxId\":\"x\",\"command\":\"\"}", "command" },
+		{ "{\"sandboxId\":\"x\",\"command\":[\"ls\"]}", "command" },
+		{ "{\"sandboxId\":\"x\",\"command\":\"a\\u0000b\"}",
+		    "command" },
+		{ "{\"sandboxId\":\"x\",\"command\":\"true\",\"timeoutS\":0}",
+		    "timeoutS" },
+		{ "{\"sandboxId\":\"x\",\"command\":\"true\",\"timeoutS\":301}",
+		    "timeoutS" },
+		{ "{\"sandboxId\":\"x\",\"command\":\"true\",\"timeoutS\":-1}",
+		    "timeoutS" },
+		{ "{\"sandboxId\":\"x\",\"command\":\"true\",\"timeoutS\":1.5}",
+		    "timeoutS" },
+		{ "{\"sandboxId\":\"x\",\"command\":\"true\",\"timeoutS\":\"5\"}",
+		    "timeoutS" },
+		{ "{\"sandboxId\":\"x\",\"command\":\"true\",\"timeoutS\":true}",
+		    "timeoutS" },
+		{ "{\"sandboxId\":\"x\",\"command\":\"true\","
+		    "\"timeoutS\":99999999999999999999}", "timeoutS" },
+	};
+	char big[9000];
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = call(handle_debug_sandbox_exec, "POST",
+		    "/debug/sandbox/exec", bad[i].body);
+		if (r.status != 400 ||
+		    strcmp(err_field(&r), bad[i].field) != 0)
+			fail_msg("%s: status %d field %s", bad[i].body,
+			    r.status, err_field(&r));
+		assert_string_equal(err_code(&r), "VALIDATION_ERROR");
+		done(&r);
+	}
+	/* a command one byte over the limit */
+	memcpy(big, "{\"sandboxId\":\"x\",\"command\":\"", 28);
+	memset(big + 28, 'a', 8193);
+	memcpy(big + 28 + 8193, "\"}", 3);
+	r = call(handle_debug_sandbox_exec, "POST", "/debug/sandbox/exec", big);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(err_field(&r), "command");
+	done(&r);
+}
+
+static void debug_exec_runs_the_command(void **state)
+{
+	char id[SBX_ID_MAX];
+	struct reply r;
+
+	(void)state;
+	ready_sandbox(id, sizeof(id));
+	r = exec_call(id, "echo hi; echo err >&2; exit 3", NULL);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.content_type, "application/json");
+	assert_int_equal(json_object_object_length(r.json), 4);
+	assert_int_equal(exit_code(r.json), 3);
+	assert_false(boolean(r.json, "timedOut"));
+	assert_false(boolean(r.json, "truncated"));
+	assert_string_equal(str(r.json, "output"), "hi\nerr\n");
+	done(&r);
+}
+
+static void debug_exec_time_limit(void **state)
+{
+	char id[SBX_ID_MAX];
+	long long t0;
+	struct reply r;
+
+	(void)state;
+	ready_sandbox(id, sizeof(id));
+	t0 = time_mono_ms();
+	r = exec_call(id, "sleep 20", "\"timeoutS\":1");
+	assert_true(time_mono_ms() - t0 < 10000);
+	assert_int_equal(r.status, 200);
+	assert_true(boolean(r.json, "timedOut"));
+	assert_int_not_equal(exit_code(r.json), 0);
+	done(&r);
+}
+
+static void debug_exec_output_is_capped_and_utf8(void **state)
+{
+	char id[SBX_ID_MAX];
+	struct reply r;
+
+	(void)state;
+	ready_sandbox(id, sizeof(id));
+	r = exec_call(id, "yes | head -c 200000", NULL);
+	assert_int_equal(r.status, 200);
+	assert_true(boolean(r.json, "truncated"));
+	assert_int_equal(exit_code(r.json), 0);
+	assert_int_equal(strlen(str(r.json, "output")), 65536);
+	done(&r);
+	/* bytes that are not UTF-8 (a lone 0xff, a truncated sequence, an
+	 * overlong '/') come back as U+FFFD; valid ones as they are */
+	r = exec_call(id, "printf 'a\\377b\\303\\251\\342\\202c\\300\\257'",
+	    NULL);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(str(r.json, "output"),
+	    "a\xEF\xBF\xBD" "b\xC3\xA9\xEF\xBF\xBD\xEF\xBF\xBD" "c"
+	    "\xEF\xBF\xBD\xEF\xBF\xBD");
+	done(&r);
+}
+
+static void debug_exec_provider_errors(void **state)
+{
+	char id[SBX_ID_MAX], err[256];
+	struct sbx_provider *p;
+	struct reply r;
+
+	(void)state;
+	r = exec_call("omni-00000000000000000000000000000000", "true", NULL);
+	assert_int_equal(r.status, 404);
+	assert_string_equal(err_code(&r), "SANDBOX_NOT_FOUND");
+	done(&r);
+	/* a stopped sandbox refuses commands: the error model, 409 */
+	ready_sandbox(id, sizeof(id));
+	p = sandbox_provider();
+	assert_int_equal(p->ops->stop(p, id), SBX_OK);
+	r = exec_call(id, "true", NULL);
+	assert_int_equal(r.status, 409);
+	assert_string_equal(err_code(&r), "CONFLICT");
+	done(&r);
+	/* no provider: 503, not a crash */
+	sandbox_handlers_fini();
+	r = exec_call(id, "true", NULL);
+	assert_int_equal(r.status, 503);
+	done(&r);
+	assert_int_equal(sandbox_handlers_init(&cfg, err, sizeof(err)), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -596,6 +788,11 @@ int main(void)
 		T(init_failure_names_the_variable),
 		T(error_mapping_is_complete),
 		T(ready_check_is_bounded_and_cached),
+		T(debug_exec_validation_names_the_field),
+		T(debug_exec_runs_the_command),
+		T(debug_exec_time_limit),
+		T(debug_exec_output_is_capped_and_utf8),
+		T(debug_exec_provider_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
