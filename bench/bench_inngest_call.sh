@@ -18,71 +18,20 @@
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${OMNI_BIN:-$ROOT/build/omni-fcgi}
 WRK_ARGS=${WRK_ARGS:--t2 -c16 -d10s}
-WORKERS=${OMNI_WORKERS:-$(nproc)}
-THREADS=${OMNI_THREADS:-16}
-RUN_DIR=$(mktemp -d /tmp/omni-bench-inngest.XXXXXX)
-SOCK=$RUN_DIR/omni.sock
+RUN_PREFIX=omni-bench-inngest
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh"
 KEY="signkey-bench-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-
-die() { echo "bench: $*" >&2; exit 1; }
-command -v wrk >/dev/null || die "wrk is not installed (make deps)"
-command -v nginx >/dev/null || die "nginx is not installed (make deps)"
-[ -x "$BIN" ] || die "$BIN not found: run make"
-
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-POOL_PID=
-NGINX_PID=
-
-stop_pid() {
-	local pid=$1 i=0
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	while kill -0 "$pid" 2>/dev/null && [ $i -lt 300 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-	stop_pid "$NGINX_PID"
-	stop_pid "$POOL_PID"
-	rm -rf "$RUN_DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # Cloud mode (signatures verified), the SDK test functions registered
 # (OMNI_DEBUG_ROUTES=1), info logging: one request line and one
 # inngest_call line per call, to a file.  Nothing here talks to Inngest:
 # a call request needs no outgoing HTTP.
-OMNI_ENV=development LOG_LEVEL=${LOG_LEVEL:-info} OMNI_DEBUG_ROUTES=1 \
-	INNGEST_DEV=0 INNGEST_SIGNING_KEY=$KEY INNGEST_APP_ID=omni \
-	INNGEST_BASE_URL=http://127.0.0.1:9 OMNI_DATA_DIR=$RUN_DIR/data \
-	"$BIN" --listen "unix:$SOCK" --workers "$WORKERS" --threads "$THREADS" \
-	2>"$RUN_DIR/omni.log" &
-POOL_PID=$!
-for _ in $(seq 100); do
-	[ -S "$SOCK" ] && break
-	kill -0 "$POOL_PID" 2>/dev/null || die "the pool did not start: $(tail -3 "$RUN_DIR/omni.log")"
-	sleep 0.1
-done
-
-python3 "$ROOT/scripts/render-front.py" nginx --run-dir "$RUN_DIR" \
-	--port "$PORT" --socket "$SOCK" \
-	--pool-threads $((WORKERS * THREADS)) --out "$RUN_DIR/nginx.conf"
-nginx -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/logs/nginx-stderr.log" \
-	-g 'daemon off;' &
-NGINX_PID=$!
-for _ in $(seq 100); do
-	curl -fsS -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null && break
-	kill -0 "$NGINX_PID" 2>/dev/null || die "nginx did not start"
-	sleep 0.1
-done
+start_pool OMNI_ENV=development LOG_LEVEL="${LOG_LEVEL:-info}" \
+	OMNI_DEBUG_ROUTES=1 INNGEST_DEV=0 INNGEST_SIGNING_KEY="$KEY" \
+	INNGEST_APP_ID=omni INNGEST_BASE_URL=http://127.0.0.1:9
+start_nginx
 
 # The call body and its signature (spec 4.1.1: HMAC-SHA256 keyed with the
 # key minus its prefix, over the body then the timestamp), as files for
@@ -120,31 +69,10 @@ STATUS=$(curl -sS -o "$RUN_DIR/probe.json" -w '%{http_code}' \
 grep -q '"op":"StepRun"' "$RUN_DIR/probe.json" ||
 	die "no StepRun in $(cat "$RUN_DIR/probe.json")"
 
-# Requests/s from wrk's output; any error or non-2xx answer (a 401 would
-# mean the signature expired) makes the number meaningless.
-run_wrk() {
-	local out rps
-	# shellcheck disable=SC2086
-	out=$(wrk $WRK_ARGS "$@")
-	echo "$out" >&2
-	if echo "$out" | grep -q "Non-2xx\|Socket errors"; then
-		die "errors while benchmarking $*"
-	fi
-	rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
-	[ -n "$rps" ] || die "no Requests/sec in wrk output"
-	echo "$rps"
-}
-
 echo "bench: wrk $WRK_ARGS, pool $WORKERS workers x $THREADS threads, $(nproc) cores" >&2
 echo "bench: GET / through nginx -> Omni" >&2
 ROOT_RPS=$(run_wrk "http://127.0.0.1:$PORT/")
 echo "bench: signed one-step call through nginx -> Omni (206)" >&2
 CALL_RPS=$(run_wrk -s "$RUN_DIR/call.lua" "$CALL_URL")
-
-python3 - "$CALL_RPS" "$ROOT_RPS" <<'EOF'
-import sys
-call, root = float(sys.argv[1]), float(sys.argv[2])
-print("signed one-step call via nginx+Omni: %.0f req/s" % call)
-print("GET / via nginx+Omni:                %.0f req/s" % root)
-print("ratio call / GET /:                  %.2f" % (call / root if root else 0.0))
-EOF
+report "signed one-step call via nginx+Omni" "$CALL_RPS" \
+	"GET / via nginx+Omni" "$ROOT_RPS"
