@@ -526,6 +526,22 @@ class Stack:
                                % (self.front, self.front_proc.returncode))
         return self.get("/", timeout=2).status == 200
 
+    def stop_and_check(self):
+        """Stop everything and return the sanitizer report lines.  The pool
+        stops first: LeakSanitizer reports when a process exits."""
+        if self.pool is not None:
+            self.pool.stop()
+        errors = self.sanitizer_errors()
+        self.stop()
+        return errors
+
+    def stop_checked(self):
+        """stop_and_check(), raising AssertionError on any report."""
+        errors = self.stop_and_check()
+        if errors:
+            raise AssertionError("sanitizer reports:\n" +
+                                 "\n".join(errors[:20]))
+
     def stop(self):
         """Stop the front server, then the pool; idempotent."""
         if self.front_proc is not None:

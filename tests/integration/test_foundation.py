@@ -68,22 +68,14 @@ class FoundationTests:
     @classmethod
     def tearDownClass(cls):
         if cls.stack is not None:
-            cls.stack.stop()
-            errors = cls.stack.sanitizer_errors()
-            cls.stack = None
-            if errors:
-                raise AssertionError("sanitizer reports:\n" +
-                                     "\n".join(errors[:20]))
+            stack, cls.stack = cls.stack, None
+            stack.stop_checked()
 
     def own_stack(self, **kw):
         """A stack for one test (signals, kills); stopped at cleanup."""
         stack = harness.Stack(self.FRONT, **kw)
-        self.addCleanup(self._stop_checked, stack)
+        self.addCleanup(stack.stop_checked)
         return stack.start()
-
-    def _stop_checked(self, stack):
-        stack.stop()
-        self.assertEqual(stack.sanitizer_errors(), [])
 
     # -- health and shapes --
 

@@ -98,16 +98,6 @@ class Fake:
         self.proc.stop()
 
 
-def stop_and_check(stack):
-    """Stop the pool first (leak reports come at exit), read its log for
-    sanitizer reports, then stop the rest."""
-    if stack.pool is not None:
-        stack.pool.stop()
-    errors = stack.sanitizer_errors()
-    stack.stop()
-    return errors
-
-
 def assert_error(tc, resp, status, code):
     tc.assertEqual(resp.status, status, resp)
     tc.assertTrue(resp.header("Content-Type", "").startswith(
@@ -151,7 +141,7 @@ class DaytonaStack:
 
     @classmethod
     def tearDownClass(cls):
-        errors = stop_and_check(cls.stack)
+        errors = cls.stack.stop_and_check()
         cls.fake.stop()
         if errors:
             raise AssertionError("sanitizer reports:\n" + "\n".join(errors))
@@ -515,7 +505,7 @@ class DaytonaKeyRotationTests(unittest.TestCase):
             raise
 
     def tearDown(self):
-        errors = stop_and_check(self.stack)
+        errors = self.stack.stop_and_check()
         self.fake.stop()
         self.assertEqual(errors, [])
 
