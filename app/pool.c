@@ -38,6 +38,7 @@
 #define BACKOFF_MAX_MS 30000
 #define YOUNG_DEATH_S 5.0   /* a worker dying younger than this backs off */
 #define KILL_GRACE_S 2.0    /* after the drain deadline, before SIGKILL */
+#define START_TIMEOUT_S 60.0 /* a worker not accepting by then is killed */
 
 struct child {
 	pid_t pid;
@@ -289,8 +290,17 @@ static void reconcile(void)
 				old = c;
 			continue;
 		}
-		if (!c->ready)
-			return; /* one start at a time: wait for it */
+		if (!c->ready) {
+			/* One start at a time: wait for it, but not for ever; a
+			 * worker stuck in its set-up is killed and, like any
+			 * death, replaced after the backoff. */
+			if (time_mono_s() - c->started > START_TIMEOUT_S) {
+				log_child(LOG_ERROR, "worker_start_timeout", c,
+				    NULL, 0);
+				kill(c->pid, SIGKILL);
+			}
+			return;
+		}
 		live++;
 	}
 	if (live < m.target) {
