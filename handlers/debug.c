@@ -14,7 +14,9 @@
  * the network, write outside its home or outlive its time limit.  It is
  * the one place where a command comes from a request (sandbox_local.h
  * assumes commands come from Omni's code), which is why it exists only
- * under the debug flag.  The command is never logged.
+ * under the debug flag.  The command is never logged.  With OMNI_AUTH=jwt
+ * it runs only in the caller's own sandbox (handlers.h, the owner rule):
+ * staging may serve debug routes.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -162,6 +164,7 @@ void handle_debug_sandbox_exec(struct http_request *req,
 	struct sbx_provider *p = sandbox_provider();
 	struct sbx_exec_opts opts;
 	struct sbx_exec_result r;
+	struct sbx_info info;
 	struct json_object *o, *line, *out;
 	const char *id = NULL, *command = NULL;
 	long long started = time_mono_ms();
@@ -196,6 +199,10 @@ void handle_debug_sandbox_exec(struct http_request *req,
 		    "sandbox provider not initialised", NULL);
 		return;
 	}
+	/* With OMNI_AUTH=jwt, only in the caller's own sandbox. */
+	if (sandbox_owner_enforced(req) &&
+	    sandbox_get_owned(p, req, id, &info, resp, "debug.exec") != 0)
+		return;
 	memset(&opts, 0, sizeof(opts));
 	opts.timeout_s = timeout_s;
 	opts.max_output = DEBUG_EXEC_MAX_OUTPUT;

@@ -11,6 +11,11 @@
  * handler keeps anything about a user between requests (the provider finds
  * the user's sandbox again by its derived name).
  *
+ * With OMNI_AUTH=jwt a user reaches only their own sandbox: create takes
+ * only the token's subject as userId (403 otherwise), and status and
+ * delete answer another user's sandbox as an unknown one (404), through
+ * sandbox_get_owned(), which the debug exec endpoint uses too.
+ *
  * Every provider failure goes through sandbox_error_response() -- the one
  * mapping from enum sbx_err to the contract's error model, also used by
  * the other handlers that reach a sandbox -- so a provider that is down,
@@ -209,6 +214,48 @@ void sandbox_error_response(struct http_response *resp, int e,
 	http_response_error(resp, error_map[i].api, error_map[i].message, details);
 }
 
+int sandbox_owner_enforced(const struct http_request *req)
+{
+	return req->cfg != NULL && req->cfg->auth == CFG_AUTH_JWT;
+}
+
+int sandbox_subject_is(const struct http_request *req, const char *user_id)
+{
+	if (!sandbox_owner_enforced(req))
+		return 1;
+	/* The router refuses a token without a subject; should a request
+	 * reach here without one anyway, it owns nothing. */
+	return req->auth_subject[0] != '\0' && user_id != NULL &&
+	    strcmp(req->auth_subject, user_id) == 0;
+}
+
+int sandbox_get_owned(struct sbx_provider *p, const struct http_request *req,
+    const char *id, struct sbx_info *info, struct http_response *resp,
+    const char *op)
+{
+	struct json_object *line;
+	enum sbx_err e;
+
+	memset(info, 0, sizeof(*info));
+	if ((e = p->ops->get(p, id, info)) != SBX_OK) {
+		sandbox_error_response(resp, e, op);
+		return -1;
+	}
+	if (sandbox_subject_is(req, info->user_id))
+		return 0;
+	/* For the operator: a user tried another user's sandbox.  Neither
+	 * user id is logged, only the sandbox. */
+	if ((line = log_begin(LOG_WARN, "sandbox.not_owner")) != NULL) {
+		json_object_object_add(line, "op", json_object_new_string(op));
+		json_object_object_add(line, "sandboxId",
+		    json_object_new_string(id));
+		log_end(line);
+	}
+	memset(info, 0, sizeof(*info));
+	sandbox_error_response(resp, SBX_ENOTFOUND, op);
+	return -1;
+}
+
 /* The id query parameter, or a 400 already written (NULL). */
 static const char *id_param(struct http_request *req,
     struct http_response *resp)
@@ -295,6 +342,12 @@ void handle_sandbox_create(struct http_request *req,
 		    "has characters that are not allowed");
 		return;
 	}
+	if (!sandbox_subject_is(req, user_id)) {
+		http_response_field_error(resp, API_FORBIDDEN,
+		    "userId does not match the token's subject", "userId",
+		    "is not the token's subject");
+		return;
+	}
 	if (no_provider(resp))
 		return;
 	memset(&info, 0, sizeof(info));
@@ -314,27 +367,28 @@ void handle_sandbox_status(struct http_request *req,
 {
 	struct sbx_info info;
 	const char *id;
-	enum sbx_err e;
 
 	if ((id = id_param(req, resp)) == NULL || no_provider(resp))
 		return;
-	memset(&info, 0, sizeof(info));
-	if ((e = provider->ops->get(provider, id, &info)) != SBX_OK) {
-		sandbox_error_response(resp, e, "status");
+	if (sandbox_get_owned(provider, req, id, &info, resp, "status") != 0)
 		return;
-	}
 	http_response_json(resp, 200, info_json(&info));
 }
 
 void handle_sandbox_delete(struct http_request *req,
     struct http_response *resp)
 {
+	struct sbx_info info;
 	struct json_object *o;
 	long long started = time_mono_ms();
 	const char *id;
 	enum sbx_err e;
 
 	if ((id = id_param(req, resp)) == NULL || no_provider(resp))
+		return;
+	/* The owner is checked before anything is removed. */
+	if (sandbox_owner_enforced(req) &&
+	    sandbox_get_owned(provider, req, id, &info, resp, "delete") != 0)
 		return;
 	if ((e = provider->ops->remove(provider, id)) != SBX_OK) {
 		sandbox_error_response(resp, e, "delete");

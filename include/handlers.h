@@ -16,6 +16,7 @@
 
 struct omni_config;
 struct ing_app;
+struct sbx_info;
 struct sbx_provider;
 
 /* Make and release every handler module's per-process state.  'cfg' must
@@ -63,6 +64,31 @@ struct sbx_provider *sandbox_provider(void);
  * call's Daytona details (thread-local).
  */
 void sandbox_error_response(struct http_response *resp, int e,
+    const char *op);
+/*
+ * The owner rule.  With OMNI_AUTH=jwt a user reaches only their own
+ * sandbox: the one whose owner (sbx_info.user_id, from its label) is the
+ * request's req->auth_subject.  Without jwt auth everyone may reach every
+ * sandbox, as before.
+ *
+ * sandbox_owner_enforced(): is the rule on for 'req' (OMNI_AUTH=jwt)?
+ *
+ * sandbox_subject_is(): may 'req' act for 'user_id'?  1 when the rule is
+ * off or 'user_id' is the (non-empty) subject, else 0.
+ *
+ * sandbox_get_owned(): get sandbox 'id' from 'p' into '*info' and apply
+ * the rule.  0 on success.  Otherwise -1 with the response written: the
+ * provider's error (sandbox_error_response), or, for another user's
+ * sandbox, exactly the 404 SANDBOX_NOT_FOUND an unknown id gets, so ids
+ * of other users' sandboxes are not confirmed.  'op' as for
+ * sandbox_error_response.  Every handler that takes a sandbox id calls it
+ * before it touches the sandbox; without the rule, those that need no
+ * sandbox state (delete, exec) skip it and save a provider call.
+ */
+int sandbox_owner_enforced(const struct http_request *req);
+int sandbox_subject_is(const struct http_request *req, const char *user_id);
+int sandbox_get_owned(struct sbx_provider *p, const struct http_request *req,
+    const char *id, struct sbx_info *info, struct http_response *resp,
     const char *op);
 void handle_sandbox_create(struct http_request *req,
     struct http_response *resp);

@@ -70,6 +70,16 @@ struct http_request {
 
 	const struct omni_config *cfg; /* borrowed */
 	struct timespec started;  /* CLOCK_MONOTONIC at parse */
+
+	/*
+	 * The verified bearer token's "sub" claim, set by the router before
+	 * the handler runs (router.h, rule 5): with OMNI_AUTH=jwt every
+	 * ROUTE_USER handler sees a non-empty subject (a token without one
+	 * is refused with 401).  "" when auth is off, on public routes, and
+	 * until the router has run.  Handlers bind user data to it
+	 * (handlers.h, sandbox_get_owned).
+	 */
+	char auth_subject[128];
 };
 
 /* Reads up to 'len' bytes of body into 'buf'; returns bytes read, 0 at the

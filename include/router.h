@@ -8,7 +8,9 @@
  *   2. no route has this path             -> 404 NOT_FOUND
  *   3. OPTIONS on a known path            -> 204 CORS preflight
  *   4. no route has this method           -> 405 METHOD_NOT_ALLOWED + Allow
- *   5. auth required and missing/invalid  -> 401 UNAUTHORIZED
+ *   5. auth required and missing/invalid,
+ *      or a token without a subject      -> 401 UNAUTHORIZED
+ *      (the subject goes to req->auth_subject for the handlers)
  *   6. JSON route, wrong content type     -> 415 UNSUPPORTED_MEDIA_TYPE
  *   7. JSON route, body not a JSON object -> 400 VALIDATION_ERROR
  *   8. the handler

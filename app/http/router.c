@@ -86,23 +86,38 @@ static void preflight(const struct http_request *req,
 	http_response_header(resp, "Access-Control-Max-Age", "600");
 }
 
-/* 0 if the request may go on; otherwise the response is filled. */
-static int check_auth(const struct route *r, const struct http_request *req,
+static void unauthorized(struct http_response *resp, const char *message)
+{
+	http_response_error(resp, API_UNAUTHORIZED, message, NULL);
+	http_response_header(resp, "WWW-Authenticate", "Bearer");
+}
+
+/*
+ * 0 if the request may go on; otherwise the response is filled.  The
+ * token's subject is kept in req->auth_subject: handlers bind the user's
+ * data to it, so a token without one cannot reach a user route.
+ */
+static int check_auth(const struct route *r, struct http_request *req,
     struct http_response *resp)
 {
-	char sub[128];
 	enum auth_err err;
 
+	req->auth_subject[0] = '\0';
 	if (r->auth == ROUTE_PUBLIC || req->cfg == NULL ||
 	    req->cfg->auth != CFG_AUTH_JWT)
 		return 0;
 	err = auth_verify_bearer(req->cfg->jwt_secret,
-	    http_header(req, "authorization"), time(NULL), sub, sizeof(sub));
-	if (err == AUTH_OK)
-		return 0;
-	http_response_error(resp, API_UNAUTHORIZED, auth_strerror(err), NULL);
-	http_response_header(resp, "WWW-Authenticate", "Bearer");
-	return -1;
+	    http_header(req, "authorization"), time(NULL), req->auth_subject,
+	    sizeof(req->auth_subject));
+	if (err != AUTH_OK) {
+		unauthorized(resp, auth_strerror(err));
+		return -1;
+	}
+	if (req->auth_subject[0] == '\0') {
+		unauthorized(resp, "token has no subject");
+		return -1;
+	}
+	return 0;
 }
 
 static int check_json_body(struct http_request *req,

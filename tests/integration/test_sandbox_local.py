@@ -13,9 +13,17 @@ from the host, not from the sandbox's own loopback), writes outside the
 sandbox home, and one past its time limit.  tests/unit/test_sandbox_local.c
 covers the same limits against bubblewrap directly.
 
+With OMNI_AUTH=jwt (SandboxOwnerNginx) each user reaches only their own
+sandbox: tokens for two users, made here with HMAC-SHA256, and every
+cross access refused (403 for a userId that is not the token's subject,
+404 as for an unknown id on another user's sandbox).
+
 Only 127.0.0.1 is used; every wait is bounded.
 """
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -446,6 +454,133 @@ class SandboxIsolationRefused(unittest.TestCase):
         stack.wait_event("sandbox.local.unsandboxed")
         ready = stack.get("/ready", timeout=TIMEOUT).json()
         self.assertIn("unsandboxed", json.dumps(ready))
+
+
+JWT_SECRET = "integration-jwt-secret-0123456789abcdef"
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def token(claims, secret=JWT_SECRET):
+    """A compact HS256 JWT over 'claims'."""
+    head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
+    mac = hmac.new(secret.encode(), ("%s.%s" % (head, body)).encode(),
+                   hashlib.sha256).digest()
+    return "%s.%s.%s" % (head, body, b64url(mac))
+
+
+def local_sandbox_id(user_id):
+    """The local provider's sandbox id of a user (sandbox.h)."""
+    return "omni-" + hashlib.sha256(user_id.encode()).hexdigest()[:32]
+
+
+class SandboxOwnerNginx(unittest.TestCase):
+    """OMNI_AUTH=jwt, as in staging (development here so that the local
+    provider is allowed): a user reaches only their own sandbox."""
+
+    stack = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = harness.Stack("nginx", workers=2, threads=16, env={
+            "OMNI_ENV": "development",
+            "OMNI_AUTH": "jwt",
+            "JWT_SECRET": JWT_SECRET,
+            "SANDBOX_PROVIDER": "local",
+        }).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.stack is not None:
+            stack, cls.stack = cls.stack, None
+            stack.stop_checked()
+
+    def user(self, tag):
+        return "jwt-%s-%s" % (self._testMethodName, tag)
+
+    def as_user(self, user_id, method, path, body=None):
+        auth = {"Authorization": "Bearer " + token(
+            {"sub": user_id, "exp": int(time.time()) + 3600})}
+        return self.stack.request(method, path, body=body, headers=auth,
+                                  timeout=TIMEOUT)
+
+    def create_own(self, user_id):
+        r = self.as_user(user_id, "POST", "/api/sandbox/create",
+                         {"userId": user_id})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["userId"], user_id)
+        return r.json()["sandboxId"]
+
+    def sandbox_exists(self, sandbox_id):
+        return os.path.isdir(os.path.join(sandbox_root(self.stack),
+                                          sandbox_id))
+
+    def test_tokens_are_required_and_need_a_subject(self):
+        assert_error(self, self.stack.get("/api/sandbox/status?id=x",
+                                          timeout=TIMEOUT),
+                     401, "UNAUTHORIZED")
+        r = self.stack.request("GET", "/api/sandbox/status?id=x",
+                               headers={"Authorization": "Bearer " + token(
+                                   {"exp": int(time.time()) + 3600})},
+                               timeout=TIMEOUT)
+        err = assert_error(self, r, 401, "UNAUTHORIZED")
+        self.assertEqual(err["message"], "token has no subject")
+        self.assertEqual(r.header("WWW-Authenticate"), "Bearer")
+
+    def test_own_sandbox_lifecycle(self):
+        alice = self.user("alice")
+        sid = self.create_own(alice)
+        r = self.as_user(alice, "GET", "/api/sandbox/status?id=" + sid)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["sandboxId"], sid)
+        r = self.as_user(alice, "POST", "/debug/sandbox/exec",
+                         {"sandboxId": sid, "command": "echo mine"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["output"], "mine\n")
+        r = self.as_user(alice, "DELETE", "/api/sandbox?id=" + sid)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"sandboxId": sid, "deleted": True})
+        self.assertFalse(self.sandbox_exists(sid))
+
+    def test_create_for_another_user_is_forbidden(self):
+        alice, bob = self.user("alice"), self.user("bob")
+        r = self.as_user(alice, "POST", "/api/sandbox/create",
+                         {"userId": bob})
+        assert_error(self, r, 403, "FORBIDDEN", "userId")
+        self.assertFalse(self.sandbox_exists(local_sandbox_id(bob)))
+        self.assertFalse(self.sandbox_exists(local_sandbox_id(alice)))
+
+    def test_another_users_sandbox_is_not_found(self):
+        alice, bob = self.user("alice"), self.user("bob")
+        self.create_own(alice)
+        sid = self.create_own(bob)
+        home = os.path.join(sandbox_root(self.stack), sid, "home")
+        unknown = "omni-" + "0" * 32
+        # status: exactly the answer an unknown id gets
+        r = self.as_user(alice, "GET", "/api/sandbox/status?id=" + sid)
+        assert_error(self, r, 404, "SANDBOX_NOT_FOUND")
+        u = self.as_user(alice, "GET", "/api/sandbox/status?id=" + unknown)
+        self.assertEqual(r.json(), u.json())
+        # exec: refused, the command does not run
+        r = self.as_user(alice, "POST", "/debug/sandbox/exec",
+                         {"sandboxId": sid, "command": "echo x > ran"})
+        assert_error(self, r, 404, "SANDBOX_NOT_FOUND")
+        self.assertFalse(os.path.exists(os.path.join(home, "ran")))
+        # delete: refused, nothing deleted
+        r = self.as_user(alice, "DELETE", "/api/sandbox?id=" + sid)
+        assert_error(self, r, 404, "SANDBOX_NOT_FOUND")
+        u = self.as_user(alice, "DELETE", "/api/sandbox?id=" + unknown)
+        self.assertEqual(r.json(), u.json())
+        self.assertTrue(self.sandbox_exists(sid))
+        r = self.as_user(bob, "GET", "/api/sandbox/status?id=" + sid)
+        self.assertEqual(r.status, 200, r)
+        # and the owner still reaches it
+        r = self.as_user(bob, "DELETE", "/api/sandbox?id=" + sid)
+        self.assertEqual(r.status, 200, r)
+        self.assertFalse(self.sandbox_exists(sid))
 
 
 class DebugExecHidden(unittest.TestCase):

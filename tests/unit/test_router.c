@@ -31,6 +31,7 @@ enum h_id { H_GET, H_POST, H_DELETE, H_RAW, H_ME, H_ME_POST, H_SILENT,
 
 static int calls[H__MAX];
 static int saw_json;          /* the JSON handler found req->json */
+static char saw_subject[160]; /* req->auth_subject as /me's handler saw it */
 
 static void
 reply_ok(struct http_response *resp)
@@ -77,7 +78,7 @@ h_raw(struct http_request *req, struct http_response *resp)
 static void
 h_me(struct http_request *req, struct http_response *resp)
 {
-	(void)req;
+	snprintf(saw_subject, sizeof(saw_subject), "%s", req->auth_subject);
 	calls[H_ME]++;
 	reply_ok(resp);
 }
@@ -136,6 +137,7 @@ setup(void **state)
 	cfg.auth = CFG_AUTH_NONE;
 	memset(calls, 0, sizeof(calls));
 	saw_json = 0;
+	snprintf(saw_subject, sizeof(saw_subject), "(handler not called)");
 	return 0;
 }
 
@@ -223,6 +225,18 @@ error_code(const struct exchange *x)
 	    || !json_object_object_get_ex(e, "code", &c))
 		return NULL;
 	return json_object_get_string(c);
+}
+
+/* error.message of the response, or NULL. */
+static const char *
+error_message(const struct exchange *x)
+{
+	struct json_object *e, *m;
+
+	if (x->body == NULL || !json_object_object_get_ex(x->body, "error", &e)
+	    || !json_object_object_get_ex(e, "message", &m))
+		return NULL;
+	return json_object_get_string(m);
 }
 
 /* error.details.<key> of the response, or NULL. */
@@ -943,6 +957,106 @@ test_auth_not_required_on_public_route(void **state)
 	exchange_free(&x);
 }
 
+static void
+test_auth_subject_reaches_handler(void **state)
+{
+	char payload[128], auth[1024];
+	const char *h[] = { auth, NULL };
+	struct exchange x;
+
+	(void)state;
+	cfg.auth = CFG_AUTH_JWT;
+	cfg.jwt_secret = secret;
+	valid_payload(payload, sizeof(payload));
+	bearer_param(auth, sizeof(auth), payload, secret);
+	dispatch(&x, "GET", "/me", h, NULL);
+	assert_int_equal(x.resp.status, 200);
+	assert_string_equal(saw_subject, "user-1");
+	assert_string_equal(x.req.auth_subject, "user-1");
+	exchange_free(&x);
+}
+
+static void
+test_auth_token_without_sub_is_401(void **state)
+{
+	char payload[128], auth[1024];
+	const char *h[] = { auth, NULL };
+	struct exchange x;
+
+	(void)state;
+	cfg.auth = CFG_AUTH_JWT;
+	cfg.jwt_secret = secret;
+	snprintf(payload, sizeof(payload), "{\"exp\":%lld}",
+	    (long long)time(NULL) + 3600);
+	bearer_param(auth, sizeof(auth), payload, secret);
+	dispatch(&x, "GET", "/me", h, NULL);
+	assert_int_equal(x.resp.status, 401);
+	assert_string_equal(error_code(&x), "UNAUTHORIZED");
+	assert_string_equal(error_message(&x), "token has no subject");
+	assert_string_equal(http_response_get_header(&x.resp,
+	    "WWW-Authenticate"), "Bearer");
+	assert_int_equal(total_calls(), 0);
+	exchange_free(&x);
+}
+
+static void
+test_auth_token_with_empty_sub_is_401(void **state)
+{
+	char payload[128], auth[1024];
+	const char *h[] = { auth, "CONTENT_TYPE=application/json", NULL };
+	struct exchange x;
+
+	(void)state;
+	cfg.auth = CFG_AUTH_JWT;
+	cfg.jwt_secret = secret;
+	snprintf(payload, sizeof(payload), "{\"sub\":\"\",\"exp\":%lld}",
+	    (long long)time(NULL) + 3600);
+	bearer_param(auth, sizeof(auth), payload, secret);
+	dispatch(&x, "POST", "/me", h, "{}");
+	assert_int_equal(x.resp.status, 401);
+	assert_string_equal(error_message(&x), "token has no subject");
+	assert_int_equal(total_calls(), 0);
+	exchange_free(&x);
+}
+
+static void
+test_auth_token_without_sub_ok_on_public_route(void **state)
+{
+	char payload[128], auth[1024];
+	const char *h[] = { auth, NULL };
+	struct exchange x;
+
+	(void)state;
+	cfg.auth = CFG_AUTH_JWT;
+	cfg.jwt_secret = secret;
+	snprintf(payload, sizeof(payload), "{\"exp\":%lld}",
+	    (long long)time(NULL) + 3600);
+	bearer_param(auth, sizeof(auth), payload, secret);
+	dispatch(&x, "GET", "/items", h, NULL);
+	assert_int_equal(x.resp.status, 200);
+	assert_int_equal(calls[H_GET], 1);
+	exchange_free(&x);
+}
+
+static void
+test_auth_off_leaves_subject_empty(void **state)
+{
+	char payload[128], auth[1024];
+	const char *h[] = { auth, NULL };
+	struct exchange x;
+
+	(void)state;
+	cfg.auth = CFG_AUTH_NONE;
+	cfg.jwt_secret = secret;
+	/* A valid token is not read when auth is off. */
+	valid_payload(payload, sizeof(payload));
+	bearer_param(auth, sizeof(auth), payload, secret);
+	dispatch(&x, "GET", "/me", h, NULL);
+	assert_int_equal(x.resp.status, 200);
+	assert_string_equal(saw_subject, "");
+	exchange_free(&x);
+}
+
 /* ---- handler contract ---- */
 
 static void
@@ -1020,6 +1134,11 @@ main(void)
 		T(test_auth_valid_token_then_json_rules),
 		T(test_auth_off_serves_user_route),
 		T(test_auth_not_required_on_public_route),
+		T(test_auth_subject_reaches_handler),
+		T(test_auth_token_without_sub_is_401),
+		T(test_auth_token_with_empty_sub_is_401),
+		T(test_auth_token_without_sub_ok_on_public_route),
+		T(test_auth_off_leaves_subject_empty),
 		T(test_handler_that_sets_nothing_is_500),
 		T(test_omni_table_root_is_public_get),
 	};

@@ -7,7 +7,10 @@
  * runs a command through the same provider.
  *
  * Requests are built from FastCGI-style params with http_request_parse();
- * the JSON body is parsed as the router does for JSON routes.
+ * the JSON body is parsed as the router does for JSON routes.  The owner
+ * rule under OMNI_AUTH=jwt is checked through the real router, with HS256
+ * bearer tokens made here with OpenSSL's HMAC, so the subject the handlers
+ * compare is the one the router verified.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +28,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "config.h"
 #include "handlers.h"
@@ -140,6 +146,138 @@ static void done(struct reply *r)
 {
 	json_object_put(r->json);
 	r->json = NULL;
+}
+
+/* ---- the owner rule under OMNI_AUTH=jwt, through the router ---- */
+
+static char jwt_secret[] = "handlers-test-secret-0123456789abcdef";
+
+static void b64url(const unsigned char *in, size_t n, char *out,
+    size_t outlen)
+{
+	static const char a[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		acc = (acc << 8) | in[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			assert_true(o + 1 < outlen);
+			out[o++] = a[(acc >> bits) & 63];
+		}
+	}
+	if (bits > 0) {
+		assert_true(o + 1 < outlen);
+		out[o++] = a[(acc << (6 - bits)) & 63];
+	}
+	out[o] = '\0';
+}
+
+/* The Authorization param: an HS256 token for subject 'sub', valid for an
+ * hour, signed with jwt_secret. */
+static void bearer_for(const char *sub, char *out, size_t outlen)
+{
+	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	char payload[256], h[64], p[400], sig[64], input[480];
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+
+	snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"exp\":%lld}",
+	    sub, (long long)time(NULL) + 3600);
+	b64url((const unsigned char *)header, strlen(header), h, sizeof(h));
+	b64url((const unsigned char *)payload, strlen(payload), p, sizeof(p));
+	snprintf(input, sizeof(input), "%s.%s", h, p);
+	assert_non_null(HMAC(EVP_sha256(), jwt_secret,
+	    (int)strlen(jwt_secret), (const unsigned char *)input,
+	    strlen(input), mac, &maclen));
+	b64url(mac, maclen, sig, sizeof(sig));
+	snprintf(out, outlen, "HTTP_AUTHORIZATION=Bearer %s.%s", input, sig);
+}
+
+static void use_jwt(void)
+{
+	cfg.auth = CFG_AUTH_JWT;
+	cfg.jwt_secret = jwt_secret;
+}
+
+/*
+ * As call(), through router_dispatch() on a one-route table (a user
+ * route, JSON when 'json' is not NULL), with a bearer token for 'sub'
+ * when 'sub' is not NULL.
+ */
+static struct reply call_as(const char *sub, route_handler h,
+    const char *method, const char *uri, const char *json)
+{
+	char m[48], u[512], path[512], q[512], cl[48], auth[1024];
+	char *envp[8];
+	struct http_request req;
+	struct http_response resp;
+	struct body b = { json, json ? strlen(json) : 0, 0 };
+	struct route row;
+	struct reply r;
+	const char *qs = strchr(uri, '?');
+	int n = 0;
+
+	snprintf(m, sizeof(m), "REQUEST_METHOD=%s", method);
+	snprintf(u, sizeof(u), "REQUEST_URI=%s", uri);
+	snprintf(path, sizeof(path), "%.*s",
+	    (int)(qs ? (size_t)(qs - uri) : strlen(uri)), uri);
+	snprintf(q, sizeof(q), "QUERY_STRING=%s", qs ? qs + 1 : "");
+	snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%zu", b.len);
+	envp[n++] = m;
+	envp[n++] = u;
+	envp[n++] = q;
+	if (json != NULL) {
+		envp[n++] = cl;
+		envp[n++] = (char *)(uintptr_t)"CONTENT_TYPE=application/json";
+	}
+	if (sub != NULL) {
+		bearer_for(sub, auth, sizeof(auth));
+		envp[n++] = auth;
+	}
+	envp[n] = NULL;
+	row = (struct route){ method, path, h,
+	    json != NULL ? ROUTE_BODY_JSON : ROUTE_BODY_NONE, ROUTE_USER, 0 };
+	assert_int_equal(http_request_parse(&req, envp, read_body, &b, 65536,
+	    &cfg), HTTP_PARSE_OK);
+	http_response_init(&resp);
+	router_dispatch(&row, 1, &req, &resp);
+	memset(&r, 0, sizeof(r));
+	r.status = resp.status;
+	snprintf(r.content_type, sizeof(r.content_type), "%s",
+	    resp.content_type ? resp.content_type : "");
+	r.json = resp.body ? json_tokener_parse(resp.body) : NULL;
+	http_response_free(&resp);
+	http_request_free(&req);
+	return r;
+}
+
+/* Create the sandbox of 'user' as 'user'; its id into 'id'. */
+static void create_as(const char *user, char *id, size_t len)
+{
+	char body[160];
+	struct reply r;
+
+	snprintf(body, sizeof(body), "{\"userId\":\"%s\"}", user);
+	r = call_as(cfg.auth == CFG_AUTH_JWT ? user : NULL,
+	    handle_sandbox_create, "POST", "/api/sandbox/create", body);
+	assert_int_equal(r.status, 200);
+	snprintf(id, len, "%s", str(r.json, "sandboxId"));
+	done(&r);
+}
+
+/* Does the local sandbox directory of 'id' exist? */
+static int sandbox_dir_exists(const char *id)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/sandboxes/%s", dir, id);
+	return stat(path, &st) == 0;
 }
 
 static int rm_cb(const char *path, const struct stat *st, int flag,
@@ -771,6 +909,189 @@ static void debug_exec_provider_errors(void **state)
 	assert_int_equal(sandbox_handlers_init(&cfg, err, sizeof(err)), 0);
 }
 
+static void jwt_create_for_own_subject(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	use_jwt();
+	r = call_as("alice", handle_sandbox_create, "POST",
+	    "/api/sandbox/create", "{\"userId\":\"alice\"}");
+	assert_int_equal(r.status, 200);
+	assert_string_equal(str(r.json, "userId"), "alice");
+	assert_true(sandbox_dir_exists(str(r.json, "sandboxId")));
+	done(&r);
+}
+
+static void jwt_create_for_another_user_is_403(void **state)
+{
+	char name[SBX_NAME_MAX];
+	struct sbx_info info;
+	struct reply r;
+
+	(void)state;
+	use_jwt();
+	r = call_as("alice", handle_sandbox_create, "POST",
+	    "/api/sandbox/create", "{\"userId\":\"bob\"}");
+	assert_int_equal(r.status, 403);
+	assert_string_equal(r.content_type, "application/json");
+	assert_string_equal(err_code(&r), "FORBIDDEN");
+	assert_string_equal(err_field(&r), "userId");
+	done(&r);
+	/* nothing was created, for either user */
+	sbx_name_for_user("bob", name);
+	assert_false(sandbox_dir_exists(name));
+	sbx_name_for_user("alice", name);
+	assert_false(sandbox_dir_exists(name));
+	assert_int_equal(sandbox_provider()->ops->find_for_user(
+	    sandbox_provider(), "bob", &info), SBX_ENOTFOUND);
+}
+
+static void jwt_status_of_own_sandbox(void **state)
+{
+	char id[SBX_ID_MAX], uri[192];
+	struct reply r;
+
+	(void)state;
+	use_jwt();
+	create_as("alice", id, sizeof(id));
+	snprintf(uri, sizeof(uri), "/api/sandbox/status?id=%s", id);
+	r = call_as("alice", handle_sandbox_status, "GET", uri, NULL);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(str(r.json, "sandboxId"), id);
+	assert_string_equal(str(r.json, "status"), "ready");
+	done(&r);
+}
+
+static void jwt_status_of_another_users_sandbox_is_404(void **state)
+{
+	char id[SBX_ID_MAX], uri[192];
+	struct reply r, unknown;
+
+	(void)state;
+	use_jwt();
+	create_as("bob", id, sizeof(id));
+	snprintf(uri, sizeof(uri), "/api/sandbox/status?id=%s", id);
+	r = call_as("alice", handle_sandbox_status, "GET", uri, NULL);
+	assert_int_equal(r.status, 404);
+	assert_string_equal(err_code(&r), "SANDBOX_NOT_FOUND");
+	/* exactly what an id that does not exist gets */
+	unknown = call_as("alice", handle_sandbox_status, "GET",
+	    "/api/sandbox/status?id=omni-00000000000000000000000000000000",
+	    NULL);
+	assert_int_equal(unknown.status, 404);
+	assert_true(json_object_equal(r.json, unknown.json));
+	done(&r);
+	done(&unknown);
+}
+
+static void jwt_delete_of_another_users_sandbox_is_404(void **state)
+{
+	char id[SBX_ID_MAX], uri[192];
+	struct reply r, unknown;
+
+	(void)state;
+	use_jwt();
+	create_as("bob", id, sizeof(id));
+	snprintf(uri, sizeof(uri), "/api/sandbox?id=%s", id);
+	r = call_as("alice", handle_sandbox_delete, "DELETE", uri, NULL);
+	assert_int_equal(r.status, 404);
+	assert_string_equal(err_code(&r), "SANDBOX_NOT_FOUND");
+	unknown = call_as("alice", handle_sandbox_delete, "DELETE",
+	    "/api/sandbox?id=omni-00000000000000000000000000000000", NULL);
+	assert_true(json_object_equal(r.json, unknown.json));
+	done(&r);
+	done(&unknown);
+	/* nothing was deleted: bob still has it */
+	assert_true(sandbox_dir_exists(id));
+	snprintf(uri, sizeof(uri), "/api/sandbox/status?id=%s", id);
+	r = call_as("bob", handle_sandbox_status, "GET", uri, NULL);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(str(r.json, "status"), "ready");
+	done(&r);
+}
+
+static void jwt_delete_of_own_sandbox(void **state)
+{
+	char id[SBX_ID_MAX], uri[192];
+	struct reply r;
+
+	(void)state;
+	use_jwt();
+	create_as("bob", id, sizeof(id));
+	snprintf(uri, sizeof(uri), "/api/sandbox?id=%s", id);
+	r = call_as("bob", handle_sandbox_delete, "DELETE", uri, NULL);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(str(r.json, "deleted"), "true");
+	done(&r);
+	assert_false(sandbox_dir_exists(id));
+}
+
+static void jwt_debug_exec_only_in_own_sandbox(void **state)
+{
+	char id[SBX_ID_MAX], body[256], path[512];
+	struct reply r;
+	struct stat st;
+
+	(void)state;
+	use_jwt();
+	create_as("bob", id, sizeof(id));
+	snprintf(body, sizeof(body), "{\"sandboxId\":\"%s\","
+	    "\"command\":\"echo x > ran\"}", id);
+	r = call_as("alice", handle_debug_sandbox_exec, "POST",
+	    "/debug/sandbox/exec", body);
+	assert_int_equal(r.status, 404);
+	assert_string_equal(err_code(&r), "SANDBOX_NOT_FOUND");
+	done(&r);
+	snprintf(path, sizeof(path), "%s/sandboxes/%s/home/ran", dir, id);
+	assert_int_not_equal(stat(path, &st), 0); /* the command did not run */
+	r = call_as("bob", handle_debug_sandbox_exec, "POST",
+	    "/debug/sandbox/exec", body);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(exit_code(r.json), 0);
+	done(&r);
+	assert_int_equal(stat(path, &st), 0);
+}
+
+/* A request that reaches a handler without a subject (the router refuses
+ * it first) owns nothing. */
+static void jwt_without_subject_owns_nothing(void **state)
+{
+	char id[SBX_ID_MAX], uri[192];
+	struct reply r;
+
+	(void)state;
+	create_as("bob", id, sizeof(id));
+	use_jwt();
+	snprintf(uri, sizeof(uri), "/api/sandbox/status?id=%s", id);
+	r = call(handle_sandbox_status, "GET", uri, NULL);
+	assert_int_equal(r.status, 404);
+	done(&r);
+	r = call(handle_sandbox_create, "POST", "/api/sandbox/create",
+	    "{\"userId\":\"bob\"}");
+	assert_int_equal(r.status, 403);
+	done(&r);
+}
+
+/* OMNI_AUTH=none: no tokens, and any caller reaches any sandbox. */
+static void auth_none_reaches_any_sandbox(void **state)
+{
+	char id[SBX_ID_MAX], uri[192];
+	struct reply r;
+
+	(void)state;
+	create_as("bob", id, sizeof(id));
+	snprintf(uri, sizeof(uri), "/api/sandbox/status?id=%s", id);
+	r = call_as(NULL, handle_sandbox_status, "GET", uri, NULL);
+	assert_int_equal(r.status, 200);
+	done(&r);
+	snprintf(uri, sizeof(uri), "/api/sandbox?id=%s", id);
+	r = call_as(NULL, handle_sandbox_delete, "DELETE", uri, NULL);
+	assert_int_equal(r.status, 200);
+	done(&r);
+	assert_false(sandbox_dir_exists(id));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -793,6 +1114,15 @@ int main(void)
 		T(debug_exec_time_limit),
 		T(debug_exec_output_is_capped_and_utf8),
 		T(debug_exec_provider_errors),
+		T(jwt_create_for_own_subject),
+		T(jwt_create_for_another_user_is_403),
+		T(jwt_status_of_own_sandbox),
+		T(jwt_status_of_another_users_sandbox_is_404),
+		T(jwt_delete_of_another_users_sandbox_is_404),
+		T(jwt_delete_of_own_sandbox),
+		T(jwt_debug_exec_only_in_own_sandbox),
+		T(jwt_without_subject_owns_nothing),
+		T(auth_none_reaches_any_sandbox),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
