@@ -13,13 +13,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "jwt_token.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "config.h"
 #include "router.h"
@@ -263,53 +263,7 @@ total_calls(void)
 	return n;
 }
 
-/* ---- HS256 tokens ---- */
-
-static void
-b64url(const unsigned char *in, size_t n, char *out, size_t outlen)
-{
-	static const char a[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		acc = (acc << 8) | in[i];
-		bits += 8;
-		while (bits >= 6) {
-			bits -= 6;
-			assert_true(o + 1 < outlen);
-			out[o++] = a[(acc >> bits) & 63];
-		}
-	}
-	if (bits > 0) {
-		assert_true(o + 1 < outlen);
-		out[o++] = a[(acc << (6 - bits)) & 63];
-	}
-	out[o] = '\0';
-}
-
-/* "Authorization" param with an HS256 token over 'payload' signed with
- * 'key'. */
-static void
-bearer_param(char *out, size_t outlen, const char *payload, const char *key)
-{
-	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-	char h[128], p[512], sig64[64], input[700];
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-
-	b64url((const unsigned char *)header, strlen(header), h, sizeof(h));
-	b64url((const unsigned char *)payload, strlen(payload), p, sizeof(p));
-	snprintf(input, sizeof(input), "%s.%s", h, p);
-	assert_non_null(HMAC(EVP_sha256(), key, (int)strlen(key),
-	    (const unsigned char *)input, strlen(input), mac, &maclen));
-	assert_int_equal(maclen, 32);
-	b64url(mac, maclen, sig64, sizeof(sig64));
-	snprintf(out, outlen, "HTTP_AUTHORIZATION=Bearer %s.%s", input,
-	    sig64);
-}
+/* ---- HS256 tokens (jwt_token.h) ---- */
 
 static void
 valid_payload(char *out, size_t len)
@@ -854,7 +808,7 @@ test_auth_valid_token_calls_handler(void **state)
 	cfg.auth = CFG_AUTH_JWT;
 	cfg.jwt_secret = secret;
 	valid_payload(payload, sizeof(payload));
-	bearer_param(auth, sizeof(auth), payload, secret);
+	jwt_bearer_param(auth, sizeof(auth), payload, secret);
 	dispatch(&x, "GET", "/me", h, NULL);
 	assert_int_equal(x.resp.status, 200);
 	assert_int_equal(calls[H_ME], 1);
@@ -872,7 +826,7 @@ test_auth_wrong_key_is_401(void **state)
 	cfg.auth = CFG_AUTH_JWT;
 	cfg.jwt_secret = secret;
 	valid_payload(payload, sizeof(payload));
-	bearer_param(auth, sizeof(auth), payload, "another-secret");
+	jwt_bearer_param(auth, sizeof(auth), payload, "another-secret");
 	dispatch(&x, "GET", "/me", h, NULL);
 	assert_int_equal(x.resp.status, 401);
 	assert_int_equal(total_calls(), 0);
@@ -891,7 +845,7 @@ test_auth_expired_token_is_401(void **state)
 	cfg.jwt_secret = secret;
 	snprintf(payload, sizeof(payload), "{\"sub\":\"u\",\"exp\":%lld}",
 	    (long long)time(NULL) - 3600);
-	bearer_param(auth, sizeof(auth), payload, secret);
+	jwt_bearer_param(auth, sizeof(auth), payload, secret);
 	dispatch(&x, "GET", "/me", h, NULL);
 	assert_int_equal(x.resp.status, 401);
 	assert_int_equal(total_calls(), 0);
@@ -923,7 +877,7 @@ test_auth_valid_token_then_json_rules(void **state)
 	cfg.auth = CFG_AUTH_JWT;
 	cfg.jwt_secret = secret;
 	valid_payload(payload, sizeof(payload));
-	bearer_param(auth, sizeof(auth), payload, secret);
+	jwt_bearer_param(auth, sizeof(auth), payload, secret);
 	dispatch(&x, "POST", "/me", h, "{\"q\":1}");
 	assert_int_equal(x.resp.status, 200);
 	assert_int_equal(calls[H_ME_POST], 1);
@@ -968,7 +922,7 @@ test_auth_subject_reaches_handler(void **state)
 	cfg.auth = CFG_AUTH_JWT;
 	cfg.jwt_secret = secret;
 	valid_payload(payload, sizeof(payload));
-	bearer_param(auth, sizeof(auth), payload, secret);
+	jwt_bearer_param(auth, sizeof(auth), payload, secret);
 	dispatch(&x, "GET", "/me", h, NULL);
 	assert_int_equal(x.resp.status, 200);
 	assert_string_equal(saw_subject, "user-1");
@@ -988,7 +942,7 @@ test_auth_token_without_sub_is_401(void **state)
 	cfg.jwt_secret = secret;
 	snprintf(payload, sizeof(payload), "{\"exp\":%lld}",
 	    (long long)time(NULL) + 3600);
-	bearer_param(auth, sizeof(auth), payload, secret);
+	jwt_bearer_param(auth, sizeof(auth), payload, secret);
 	dispatch(&x, "GET", "/me", h, NULL);
 	assert_int_equal(x.resp.status, 401);
 	assert_string_equal(error_code(&x), "UNAUTHORIZED");
@@ -1011,7 +965,7 @@ test_auth_token_with_empty_sub_is_401(void **state)
 	cfg.jwt_secret = secret;
 	snprintf(payload, sizeof(payload), "{\"sub\":\"\",\"exp\":%lld}",
 	    (long long)time(NULL) + 3600);
-	bearer_param(auth, sizeof(auth), payload, secret);
+	jwt_bearer_param(auth, sizeof(auth), payload, secret);
 	dispatch(&x, "POST", "/me", h, "{}");
 	assert_int_equal(x.resp.status, 401);
 	assert_string_equal(error_message(&x), "token has no subject");
@@ -1031,7 +985,7 @@ test_auth_token_without_sub_ok_on_public_route(void **state)
 	cfg.jwt_secret = secret;
 	snprintf(payload, sizeof(payload), "{\"exp\":%lld}",
 	    (long long)time(NULL) + 3600);
-	bearer_param(auth, sizeof(auth), payload, secret);
+	jwt_bearer_param(auth, sizeof(auth), payload, secret);
 	dispatch(&x, "GET", "/items", h, NULL);
 	assert_int_equal(x.resp.status, 200);
 	assert_int_equal(calls[H_GET], 1);
@@ -1050,7 +1004,7 @@ test_auth_off_leaves_subject_empty(void **state)
 	cfg.jwt_secret = secret;
 	/* A valid token is not read when auth is off. */
 	valid_payload(payload, sizeof(payload));
-	bearer_param(auth, sizeof(auth), payload, secret);
+	jwt_bearer_param(auth, sizeof(auth), payload, secret);
 	dispatch(&x, "GET", "/me", h, NULL);
 	assert_int_equal(x.resp.status, 200);
 	assert_string_equal(saw_subject, "");

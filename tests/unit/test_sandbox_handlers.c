@@ -29,8 +29,8 @@
 
 #include <cmocka.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include "jwt_token.h"
+
 
 #include "config.h"
 #include "handlers.h"
@@ -152,50 +152,15 @@ static void done(struct reply *r)
 
 static char jwt_secret[] = "handlers-test-secret-0123456789abcdef";
 
-static void b64url(const unsigned char *in, size_t n, char *out,
-    size_t outlen)
-{
-	static const char a[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		acc = (acc << 8) | in[i];
-		bits += 8;
-		while (bits >= 6) {
-			bits -= 6;
-			assert_true(o + 1 < outlen);
-			out[o++] = a[(acc >> bits) & 63];
-		}
-	}
-	if (bits > 0) {
-		assert_true(o + 1 < outlen);
-		out[o++] = a[(acc << (6 - bits)) & 63];
-	}
-	out[o] = '\0';
-}
-
 /* The Authorization param: an HS256 token for subject 'sub', valid for an
  * hour, signed with jwt_secret. */
 static void bearer_for(const char *sub, char *out, size_t outlen)
 {
-	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-	char payload[256], h[64], p[400], sig[64], input[480];
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
+	char payload[256];
 
 	snprintf(payload, sizeof(payload), "{\"sub\":\"%s\",\"exp\":%lld}",
 	    sub, (long long)time(NULL) + 3600);
-	b64url((const unsigned char *)header, strlen(header), h, sizeof(h));
-	b64url((const unsigned char *)payload, strlen(payload), p, sizeof(p));
-	snprintf(input, sizeof(input), "%s.%s", h, p);
-	assert_non_null(HMAC(EVP_sha256(), jwt_secret,
-	    (int)strlen(jwt_secret), (const unsigned char *)input,
-	    strlen(input), mac, &maclen));
-	b64url(mac, maclen, sig, sizeof(sig));
-	snprintf(out, outlen, "HTTP_AUTHORIZATION=Bearer %s.%s", input, sig);
+	jwt_bearer_param(out, outlen, payload, jwt_secret);
 }
 
 static void use_jwt(void)
