@@ -49,7 +49,7 @@ $(BUILD)/libomni.a: $(OBJS)
 $(BIN): $(BUILD)/obj/app/main.o $(BUILD)/libomni.a
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libomni.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libomni.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libomni.a $(LDLIBS) \
 		$(CMOCKA_LIBS) -o $@
