@@ -21,7 +21,10 @@
  * The tree comes from json-c (the only JSON parser Omni links), which has
  * two limits the caller should know: integers beyond the range
  * [-2^63, 2^64-1] are clamped by the parser, so such literals are refused
- * here (ING_JCS_ENUMBER) instead of being canonicalised wrongly; and lone
+ * here (ING_JCS_ENUMBER) instead of being canonicalised wrongly, and so are
+ * numbers whose canonical form would be a plain integer beyond that range
+ * (magnitudes from 2^64, or 2^63 negative, up to 1e21), whose output could
+ * not be canonicalised again; and lone
  * UTF-16 surrogate escapes are refused (ING_JCS_EPARSE), as RFC 8785
  * requires.  A body the canonicaliser refuses can still be verified over its
  * raw bytes.

@@ -342,6 +342,20 @@ static enum ing_jcs_err put_string(struct ing_buf *b, const char *s, size_t len)
 	return ing_buf_putc(b, '"') == 0 ? ING_JCS_OK : ING_JCS_ENOMEM;
 }
 
+/*
+ * ECMAScript prints integral values below 1e21 in plain digits, and json-c
+ * clamps plain integer literals outside [-2^63, 2^64-1] (which the parser
+ * side refuses, see put_int).  A value at or beyond those bounds but below
+ * 1e21 in magnitude would thus canonicalise to text that cannot be
+ * canonicalised again (2^64 prints as 18446744073709552000): refuse it, so
+ * that whatever this module produces is a fixed point.
+ */
+static int plain_form_rereads(double d)
+{
+	return !(d >= 18446744073709551616.0 && d < 1e21) &&
+	    !(d <= -9223372036854775808.0 && d > -1e21);
+}
+
 static enum ing_jcs_err put_int(struct ing_buf *b, struct json_object *obj)
 {
 	char num[40];
@@ -371,7 +385,8 @@ static enum ing_jcs_err put_int(struct ing_buf *b, struct json_object *obj)
 		}
 		d = (double)u;
 	}
-	if (ing_jcs_format_double(d, num, sizeof(num)) < 0)
+	if (!plain_form_rereads(d) ||
+	    ing_jcs_format_double(d, num, sizeof(num)) < 0)
 		return ING_JCS_ENUMBER;
 	return ing_buf_puts(b, num) == 0 ? ING_JCS_OK : ING_JCS_ENOMEM;
 }
@@ -445,7 +460,8 @@ static enum ing_jcs_err put_value(struct ing_buf *b, struct json_object *obj)
 	case json_type_int:
 		return put_int(b, obj);
 	case json_type_double:
-		if (ing_jcs_format_double(json_object_get_double(obj), num,
+		if (!plain_form_rereads(json_object_get_double(obj)) ||
+		    ing_jcs_format_double(json_object_get_double(obj), num,
 		    sizeof(num)) < 0)
 			return ING_JCS_ENUMBER;
 		return ing_buf_puts(b, num) == 0 ? ING_JCS_OK :

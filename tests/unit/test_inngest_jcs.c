@@ -107,6 +107,39 @@ static void test_numbers_json_c_cannot_hold_are_refused(void **state)
 	assert_jcs_err("[1e400]", ING_JCS_ENUMBER);
 }
 
+/*
+ * Found by tests/fuzz (FUZZ_JCS): 18446744073709551614 rounds to 2^64,
+ * which prints as 18446744073709552000, a literal json-c clamps; such a
+ * value is refused rather than canonicalised to text that cannot be
+ * canonicalised again.  The largest values on either side still pass and
+ * their canonical text is a fixed point.
+ */
+static void test_canonical_text_is_a_fixed_point_at_int_bounds(void **state)
+{
+	static const char *const ok[][2] = {
+		{ "18446744073709549568", "18446744073709550000" },
+		{ "-9223372036854774784", "-9223372036854775000" },
+		{ "9223372036854775807", "9223372036854776000" },
+		{ "1e21", "1e+21" },
+	};
+	char *again = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_jcs_err("18446744073709551614", ING_JCS_ENUMBER);
+	assert_jcs_err("[1e20]", ING_JCS_ENUMBER);
+	assert_jcs_err("[1.8446744073709552e19]", ING_JCS_ENUMBER);
+	assert_jcs_err("[-9223372036854775807]", ING_JCS_ENUMBER);
+	assert_jcs_err("[-9.2233720368547758e18]", ING_JCS_ENUMBER);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_jcs(ok[i][0], ok[i][1]);
+		assert_int_equal(ing_jcs_canonicalize(ok[i][1],
+		    strlen(ok[i][1]), &again, &len), ING_JCS_OK);
+		assert_string_equal(again, ok[i][1]);
+		free(again);
+	}
+}
+
 static void test_members_sorted_by_utf16_units_rfc8785_3_2_3(void **state)
 {
 	(void)state;
@@ -228,6 +261,8 @@ int main(void)
 		cmocka_unit_test(test_numbers_rfc8785_appendix_b),
 		cmocka_unit_test(test_number_literals_become_es_numbers),
 		cmocka_unit_test(test_numbers_json_c_cannot_hold_are_refused),
+		cmocka_unit_test(
+		    test_canonical_text_is_a_fixed_point_at_int_bounds),
 		cmocka_unit_test(
 		    test_members_sorted_by_utf16_units_rfc8785_3_2_3),
 		cmocka_unit_test(test_key_cmp_puts_astral_before_high_bmp),
