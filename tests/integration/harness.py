@@ -70,6 +70,12 @@ API (other test files import this module; keep it stable):
         .sanitizer_errors() -> [str] ASan/UBSan/LSan report lines in the
                                      pool log (empty when clean)
         .dump_logs() -> str          tail of every log, for failure messages
+        .stop_and_check() -> [str]   stop (pool first), return the reports
+        .stop_checked()              the same, raising on any report
+
+  class SharedStack                  mixin for a TestCase whose tests share
+                                     one Stack(FRONT, **STACK_ARGS), started
+                                     in setUpClass, stop_checked() at the end
 
 Environment knobs: OMNI_BIN (binary), OMNI_TEST_KEEP=1 keeps run dirs.
 """
@@ -607,3 +613,23 @@ class Stack:
             parts.append("--- %s (last %d lines)\n%s"
                          % (name, tail, "\n".join(lines[-tail:])))
         return "\n".join(parts)
+
+
+class SharedStack:
+    """Mixin for a unittest.TestCase whose tests share one Stack: started
+    once per class as Stack(FRONT, **STACK_ARGS), stopped at the end, and
+    the class fails on any sanitizer report in the pool's log."""
+
+    FRONT = "nginx"
+    STACK_ARGS = {}
+    stack = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = Stack(cls.FRONT, **cls.STACK_ARGS).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.stack is not None:
+            stack, cls.stack = cls.stack, None
+            stack.stop_checked()

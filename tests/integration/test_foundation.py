@@ -52,24 +52,14 @@ def json_of_size(size):
     return head + b"a" * (size - len(head) - len(tail)) + tail
 
 
-class FoundationTests:
+class FoundationTests(harness.SharedStack):
     """Mixin: the tests; subclasses set FRONT."""
 
-    FRONT = None
-    stack = None
 
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = harness.Stack(cls.FRONT, env={
-            "OMNI_ALLOWED_ORIGINS": ALLOWED,
-            "OMNI_MAX_BODY": str(MAX_BODY),
-        }).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.stack is not None:
-            stack, cls.stack = cls.stack, None
-            stack.stop_checked()
+    STACK_ARGS = {"env": {
+        "OMNI_ALLOWED_ORIGINS": ALLOWED,
+        "OMNI_MAX_BODY": str(MAX_BODY),
+    }}
 
     def own_stack(self, **kw):
         """A stack for one test (signals, kills); stopped at cleanup."""

@@ -72,23 +72,12 @@ def rewrite_state(stack, sandbox_id, **changes):
     os.rename(tmp, path)
 
 
-class SandboxApi:
+class SandboxApi(harness.SharedStack):
     """Mixin: the tests; subclasses set FRONT."""
 
-    FRONT = None
-    stack = None
 
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = harness.Stack(cls.FRONT, workers=2, threads=16, env={
-            "SANDBOX_PROVIDER": "local",
-        }).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.stack is not None:
-            stack, cls.stack = cls.stack, None
-            stack.stop_checked()
+    STACK_ARGS = {"workers": 2, "threads": 16,
+                  "env": {"SANDBOX_PROVIDER": "local"}}
 
     def user(self, tag):
         # Distinct per test and per front: the stack is shared.
@@ -477,26 +466,16 @@ def local_sandbox_id(user_id):
     return "omni-" + hashlib.sha256(user_id.encode()).hexdigest()[:32]
 
 
-class SandboxOwnerNginx(unittest.TestCase):
+class SandboxOwnerNginx(harness.SharedStack, unittest.TestCase):
     """OMNI_AUTH=jwt, as in staging (development here so that the local
     provider is allowed): a user reaches only their own sandbox."""
 
-    stack = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = harness.Stack("nginx", workers=2, threads=16, env={
-            "OMNI_ENV": "development",
-            "OMNI_AUTH": "jwt",
-            "JWT_SECRET": JWT_SECRET,
-            "SANDBOX_PROVIDER": "local",
-        }).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.stack is not None:
-            stack, cls.stack = cls.stack, None
-            stack.stop_checked()
+    STACK_ARGS = {"workers": 2, "threads": 16, "env": {
+        "OMNI_ENV": "development",
+        "OMNI_AUTH": "jwt",
+        "JWT_SECRET": JWT_SECRET,
+        "SANDBOX_PROVIDER": "local",
+    }}
 
     def user(self, tag):
         return "jwt-%s-%s" % (self._testMethodName, tag)
