@@ -3,10 +3,12 @@
  *
  * The token is checked from the outside in, cheapest first: header text,
  * token shape and length, JOSE header, HMAC-SHA256 signature, and only
- * then the payload.  Nothing is allocated on the heap except json-c's
- * parse trees, which are released before returning.
+ * then the payload, with the same strict parser as request bodies.
+ * Nothing is allocated on the heap except json-c's parse trees, which are
+ * released before returning.
  */
 #include "auth.h"
+#include "json_util.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -69,52 +71,56 @@ static int b64url_decode(const char *in, size_t n, unsigned char *out,
 	return 0;
 }
 
-/* Decode a part and parse it as one JSON object; NULL if it is not. */
+/*
+ * Decode a part and parse it as one JSON object, strictly (json_util.h:
+ * no NaN or Infinity, UTF-8 only, integers within int64, nothing after
+ * the value); NULL if it is not one.
+ */
 static struct json_object *decode_object(const char *part, size_t n)
 {
 	unsigned char buf[PART_MAX];
 	size_t len;
-	struct json_tokener *tok;
 	struct json_object *obj;
 
 	if (n == 0 || n > AUTH_TOKEN_MAX || b64url_decode(part, n, buf, &len) != 0)
 		return NULL;
-	if (memchr(buf, '\0', len) != NULL)
+	if (json_parse_object((const char *)buf, len, &obj, NULL, 0) != JSON_OK)
 		return NULL;
-	tok = json_tokener_new();
-	if (tok == NULL)
-		return NULL;
-	obj = json_tokener_parse_ex(tok, (const char *)buf, (int)len);
-	if (obj != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len ||
-	    !json_object_is_type(obj, json_type_object))) {
-		json_object_put(obj);
-		obj = NULL;
-	}
-	json_tokener_free(tok);
 	return obj;
 }
 
 /*
- * Read a NumericDate claim 'name' from 'claims'.  Returns 0 when absent,
- * 1 when present (value in '*out'), -1 when present but not a number.
+ * Read the NumericDate claim 'name' of 'claims': RFC 7519 allows a
+ * fraction, but no issuer of ours sends one, and a double compares
+ * loosely (1e300, -0.0), so only a JSON integer is taken.  Returns 0 when
+ * absent, 1 when present (value in '*out'), -1 when present with any
+ * other type.
  */
 static int numeric_claim(struct json_object *claims, const char *name,
-    double *out)
+    int64_t *out)
 {
 	struct json_object *v;
 
 	if (!json_object_object_get_ex(claims, name, &v))
 		return 0;
-	if (json_object_is_type(v, json_type_int)) {
-		*out = (double)json_object_get_int64(v);
-		return 1;
+	if (!json_object_is_type(v, json_type_int))
+		return -1;
+	*out = json_object_get_int64(v);
+	return 1;
+}
+
+/* A subject is an id: printable, no NUL (which would cut it short in C)
+ * and no control character (which would forge log lines). */
+static int subject_ok(const char *s, size_t len)
+{
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			return 0;
 	}
-	if (json_object_is_type(v, json_type_double)) {
-		*out = json_object_get_double(v);
-		return 1;
-	}
-	return -1;
+	return 1;
 }
 
 static enum auth_err check_header(const char *part, size_t n)
@@ -165,25 +171,33 @@ static enum auth_err check_claims(const char *part, size_t n, time_t now,
 {
 	struct json_object *claims = decode_object(part, n);
 	struct json_object *sub;
-	double exp, nbf;
+	int64_t exp, nbf, iat;
 	int has;
 	enum auth_err err = AUTH_OK;
 
 	if (claims == NULL)
 		return AUTH_MALFORMED;
+	/* exp is required: a token that never expires cannot be revoked. */
 	if ((has = numeric_claim(claims, "exp", &exp)) < 0)
 		err = AUTH_MALFORMED;
-	else if (has && exp <= (double)now - AUTH_LEEWAY)
+	else if (!has)
+		err = AUTH_NO_EXPIRY;
+	else if (exp <= (int64_t)now - AUTH_LEEWAY)
 		err = AUTH_EXPIRED;
 	else if ((has = numeric_claim(claims, "nbf", &nbf)) < 0)
 		err = AUTH_MALFORMED;
-	else if (has && nbf > (double)now + AUTH_LEEWAY)
+	else if (has && nbf > (int64_t)now + AUTH_LEEWAY)
 		err = AUTH_NOT_YET;
+	else if (numeric_claim(claims, "iat", &iat) < 0)
+		err = AUTH_MALFORMED;
 	else if (json_object_object_get_ex(claims, "sub", &sub)) {
-		if (!json_object_is_type(sub, json_type_string))
+		size_t len = json_object_is_type(sub, json_type_string) ?
+		    (size_t)json_object_get_string_len(sub) : 0;
+
+		if (!json_object_is_type(sub, json_type_string) ||
+		    !subject_ok(json_object_get_string(sub), len))
 			err = AUTH_MALFORMED;
 		else if (sub_out != NULL) {
-			size_t len = (size_t)json_object_get_string_len(sub);
 			if (len >= sub_len)
 				err = AUTH_MALFORMED;
 			else
@@ -276,6 +290,8 @@ const char *auth_strerror(enum auth_err err)
 		return "token expired";
 	case AUTH_NOT_YET:
 		return "token not yet valid";
+	case AUTH_NO_EXPIRY:
+		return "token has no expiry";
 	case AUTH__MAX:
 		break;
 	}

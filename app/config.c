@@ -31,6 +31,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "client_ip.h"
 #include "config_values.h"
 #include "envfile.h"
 
@@ -137,6 +138,15 @@ static const struct cfg_var vars[] = {
 	    PER("./data", "/var/lib/omni", "/var/lib/omni")},
 	{.name = "OMNI_LOCAL_UNSANDBOXED", FIELD(local_unsandboxed),
 	    .type = VT_BOOL, ALL("0")},
+	{.name = "OMNI_SANDBOX_USER", FIELD(sandbox_user), .type = VT_STRING,
+	    ALL("omni-sandbox")},
+	{.name = "OMNI_SANDBOX_CGROUP", FIELD(sandbox_cgroup),
+	    .type = VT_STRING, ALL("auto")},
+	{.name = "OMNI_SANDBOX_PIDS", FIELD(sandbox_pids), .type = VT_INT,
+	    .min = 16, .max = 1000000, ALL("512")},
+	{.name = "OMNI_SANDBOX_MEMORY", FIELD(sandbox_memory), .type = VT_SIZE,
+	    .min = 64LL * 1024 * 1024, .max = 1024LL * 1024 * 1024 * 1024,
+	    ALL("4g")},
 
 	{.name = "DAYTONA_API_URL", FIELD(daytona_api_url), .type = VT_URL,
 	    ALL("https://app.daytona.io/api")},
@@ -186,6 +196,13 @@ static const struct cfg_var vars[] = {
 	    .flags = VF_SECRET, .check = cfgval_check_jwt_secret},
 	{.name = "RATE_LIMIT_RPM", FIELD(rate_limit_rpm), .type = VT_INT,
 	    .min = 0, .max = 1000000, ALL("0")},
+	/* 0: RATE_LIMIT_RPM / 6, at least 1 (rate_gate_limit). */
+	{.name = "RATE_LIMIT_STRICT_RPM", FIELD(rate_limit_strict_rpm),
+	    .type = VT_INT, .min = 0, .max = 1000000, ALL("0")},
+	/* "" trusts no proxy: REMOTE_ADDR is always the client. */
+	{.name = "OMNI_TRUSTED_PROXIES", FIELD(trusted_proxies),
+	    .type = VT_STRING, .flags = VF_EMPTY_OK,
+	    .check = client_ip_check_list, ALL("127.0.0.1,::1")},
 };
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
@@ -528,6 +545,67 @@ static int inngest_dev_mode(const struct omni_config *cfg)
 }
 
 /*
+ * Is this development configuration meant for an Inngest server in cloud
+ * mode: INNGEST_DEV=0, a signing key, or an origin to sync with?  A
+ * development start with no Inngest setting at all (`make run`, most
+ * tests) has nobody to register with; it starts, and a PUT /api/inngest
+ * answers 500 naming INNGEST_SERVE_ORIGIN, because handlers/inngest.c
+ * never lets the Host header choose the URL in cloud mode.
+ */
+static int inngest_cloud_configured(const struct omni_config *c)
+{
+	return c->inngest_dev != NULL || c->inngest_signing_key != NULL ||
+	    c->inngest_base_url != NULL || c->inngest_api_origin != NULL;
+}
+
+/* The URLs that carry keys or run data, held to https in production. */
+static const size_t prod_url_fields[] = {
+	offsetof(struct omni_config, daytona_api_url),
+	offsetof(struct omni_config, inngest_base_url),
+	offsetof(struct omni_config, inngest_api_origin),
+	offsetof(struct omni_config, inngest_event_api_origin),
+	offsetof(struct omni_config, inngest_serve_origin),
+};
+
+/* The signing keys, held to Inngest's real length in production. */
+static const size_t prod_key_fields[] = {
+	offsetof(struct omni_config, inngest_signing_key),
+	offsetof(struct omni_config, inngest_signing_key_fallback),
+};
+
+/*
+ * The production gates of config_values.h: values every profile parses
+ * but production must not run with.  CFG_ECONFLICT: each is valid, just
+ * not in this profile.
+ */
+static enum cfg_err production_gates(struct load *ld)
+{
+	char desc[ECHO_MAX + 32];
+	const char *why, *value;
+
+	for (size_t i = 0; i < sizeof(prod_url_fields) /
+	    sizeof(prod_url_fields[0]); i++) {
+		const struct cfg_var *v = var_by_offset(prod_url_fields[i], NULL);
+		memcpy(&value, field_cptr(&ld->cfg, v), sizeof(value));
+		if (value == NULL || (why = cfgval_prod_url_problem(value)) == NULL)
+			continue;
+		describe_value(v, value, desc, sizeof(desc));
+		return fail(ld, CFG_ECONFLICT, "%s: %s %s", v->name, why, desc);
+	}
+	for (size_t i = 0; i < sizeof(prod_key_fields) /
+	    sizeof(prod_key_fields[0]); i++) {
+		const struct cfg_var *v = var_by_offset(prod_key_fields[i], NULL);
+		memcpy(&value, field_cptr(&ld->cfg, v), sizeof(value));
+		if (value == NULL ||
+		    (why = cfgval_prod_signing_key_problem(value)) == NULL)
+			continue;
+		describe_value(v, value, desc, sizeof(desc));
+		return fail(ld, CFG_ECONFLICT, "%s: %s %s", v->name, why, desc);
+	}
+	return CFG_OK;
+}
+
+/*
  * The rules that involve several variables or the profile.  Each failure
  * names the variable the operator has to change.
  */
@@ -536,6 +614,7 @@ static enum cfg_err rules(struct load *ld)
 	struct omni_config *c = &ld->cfg;
 	enum cfg_err err;
 	int prod = c->env == CFG_ENV_PRODUCTION;
+	int dev = c->env == CFG_ENV_DEVELOPMENT;
 
 	if (c->daytona_api_key_file != NULL) {
 		if (c->daytona_api_key != NULL)
@@ -550,24 +629,32 @@ static enum cfg_err rules(struct load *ld)
 		c->provider = prod || c->daytona_api_key != NULL ?
 		    CFG_PROVIDER_DAYTONA : CFG_PROVIDER_LOCAL;
 
-	if (prod) {
-		if (c->provider == CFG_PROVIDER_LOCAL)
-			return fail(ld, CFG_ECONFLICT,
-			    "SANDBOX_PROVIDER: 'local' is not allowed in "
-			    "production (use daytona)");
-		if (c->local_unsandboxed)
-			return fail(ld, CFG_ECONFLICT,
-			    "OMNI_LOCAL_UNSANDBOXED: not allowed in production");
-		if (c->debug_routes)
-			return fail(ld, CFG_ECONFLICT,
-			    "OMNI_DEBUG_ROUTES: not allowed in production");
-		if (inngest_dev_mode(c))
-			return fail(ld, CFG_ECONFLICT,
-			    "INNGEST_DEV: dev mode is not allowed in production "
-			    "(unset it or set it to 0)");
-	}
+	if (prod && c->provider == CFG_PROVIDER_LOCAL)
+		return fail(ld, CFG_ECONFLICT,
+		    "SANDBOX_PROVIDER: 'local' is not allowed in production "
+		    "(use daytona)");
+	/* Staging holds real users' data too: no command outside the
+	 * sandbox, no unsigned Inngest calls, no thread-holding or
+	 * command-running test endpoints. */
+	if (!dev && c->local_unsandboxed)
+		return fail(ld, CFG_ECONFLICT,
+		    "OMNI_LOCAL_UNSANDBOXED: not allowed in %s (development "
+		    "only)", cfg_env_name(c->env));
+	if (!dev && c->debug_routes)
+		return fail(ld, CFG_ECONFLICT,
+		    "OMNI_DEBUG_ROUTES: not allowed in %s (development only)",
+		    cfg_env_name(c->env));
+	if (!dev && inngest_dev_mode(c))
+		return fail(ld, CFG_ECONFLICT,
+		    "INNGEST_DEV: dev mode is not allowed in %s: it turns "
+		    "signature checks off (unset it or set it to 0)",
+		    cfg_env_name(c->env));
+	if (prod && c->auth == CFG_AUTH_NONE)
+		return fail(ld, CFG_ECONFLICT,
+		    "OMNI_AUTH: 'none' is not allowed in production (bearer "
+		    "tokens are what binds a request to its user; use jwt)");
 
-	if (c->env != CFG_ENV_DEVELOPMENT && c->allowed_origins != NULL &&
+	if (!dev && c->allowed_origins != NULL &&
 	    strcmp(c->allowed_origins, "*") == 0)
 		return fail(ld, CFG_ECONFLICT,
 		    "OMNI_ALLOWED_ORIGINS: '*' is only allowed in development; "
@@ -578,12 +665,12 @@ static enum cfg_err rules(struct load *ld)
 		    "DAYTONA_API_KEY: required %s (or set DAYTONA_API_KEY_FILE)",
 		    prod ? "in production" : "when SANDBOX_PROVIDER=daytona");
 
-	if (c->inngest_signing_key == NULL &&
-	    (prod || (c->env == CFG_ENV_STAGING && !inngest_dev_mode(c))))
+	/* Staging and production are always in cloud mode (dev mode is
+	 * refused above), which refuses every call without a key. */
+	if (c->inngest_signing_key == NULL && !dev)
 		return fail(ld, CFG_EMISSING,
-		    "INNGEST_SIGNING_KEY: required in %s%s",
-		    cfg_env_name(c->env),
-		    prod ? "" : " unless INNGEST_DEV is set");
+		    "INNGEST_SIGNING_KEY: required in %s",
+		    cfg_env_name(c->env));
 	if (c->inngest_signing_key_fallback != NULL &&
 	    c->inngest_signing_key == NULL)
 		return fail(ld, CFG_ECONFLICT,
@@ -593,13 +680,24 @@ static enum cfg_err rules(struct load *ld)
 		return fail(ld, CFG_EMISSING,
 		    "INNGEST_EVENT_KEY: required in production (events are "
 		    "sent to Inngest)");
-	/* Without it the sync URL would come from the Host header of whoever
-	 * sent the PUT, which then decides where Inngest sends call requests
-	 * carrying run data. */
-	if (prod && c->inngest_serve_origin == NULL)
+	/* An unsigned PUT starts a sync (spec 4.3.1).  Without this origin
+	 * the URL would come from the request -- the Host header of whoever
+	 * sent the PUT -- and Inngest would send call requests, with run
+	 * data, wherever that header points. */
+	if (!inngest_dev_mode(c) && c->inngest_serve_origin == NULL &&
+	    (!dev || inngest_cloud_configured(c))) {
+		if (dev)
+			return fail(ld, CFG_EMISSING,
+			    "INNGEST_SERVE_ORIGIN: required in cloud mode (the "
+			    "origin Inngest calls, e.g. http://127.0.0.1:8080), "
+			    "or set INNGEST_DEV for a dev server");
 		return fail(ld, CFG_EMISSING,
-		    "INNGEST_SERVE_ORIGIN: required in production (the public "
-		    "origin Inngest calls, e.g. https://api.example.com)");
+		    "INNGEST_SERVE_ORIGIN: required in %s (the public origin "
+		    "Inngest calls, e.g. https://api.example.com)",
+		    cfg_env_name(c->env));
+	}
+	if (prod && (err = production_gates(ld)) != CFG_OK)
+		return err;
 
 	if (c->auth == CFG_AUTH_JWT && c->jwt_secret == NULL)
 		return fail(ld, CFG_EMISSING,

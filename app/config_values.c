@@ -8,9 +8,11 @@
  */
 #include "config_values.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,21 +261,31 @@ const char *cfgval_check_serve_path(char *value)
 	return NULL;
 }
 
-/* The hex part of "signkey-<env>-<hex>" is the HMAC key. */
+/*
+ * The secret part of "signkey-<env>-<hex>" (or of a bare <hex>): the
+ * HMAC key.  NULL when the prefix is malformed ("signkey-" without an
+ * environment and its '-').
+ */
+static const char *signing_key_secret(const char *value)
+{
+	const char *dash;
+
+	if (strncmp(value, "signkey-", 8) != 0)
+		return value;
+	dash = strchr(value + 8, '-');
+	if (dash == NULL || dash == value + 8)
+		return NULL;
+	return dash + 1;
+}
+
 const char *cfgval_check_signing_key(char *value)
 {
 	static const char why[] = "must look like signkey-<env>-<hex>";
-	const char *hex = value;
+	const char *hex;
 	size_t n;
 
-	if (value == NULL)
+	if (value == NULL || (hex = signing_key_secret(value)) == NULL)
 		return why;
-	if (strncmp(value, "signkey-", 8) == 0) {
-		const char *dash = strchr(value + 8, '-');
-		if (dash == NULL || dash == value + 8)
-			return why;
-		hex = dash + 1;
-	}
 	n = strlen(hex);
 	if (n == 0 || n % 2 != 0 || strspn(hex, "0123456789abcdefABCDEF") != n)
 		return why;
@@ -305,5 +317,104 @@ const char *cfgval_check_jwt_secret(char *value)
 {
 	if (value == NULL || strlen(value) < CFGVAL_JWT_SECRET_MIN)
 		return "must be at least " STR(CFGVAL_JWT_SECRET_MIN) " bytes";
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Production gates                                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The port after a host: nothing, or ':' and 1 to 5 digits up to 65535,
+ * filling exactly the 'len' bytes at 's'.
+ */
+static int port_ok(const char *s, size_t len)
+{
+	long port = 0;
+
+	if (len == 0)
+		return 1;
+	if (s[0] != ':' || len < 2 || len > 6)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return 0;
+		port = port * 10 + (s[i] - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
+int cfgval_url_is_loopback(const char *url)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *auth, *end, *rest;
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t alen, hlen;
+
+	if (url == NULL || cfgval_url_problem(url) != NULL)
+		return 0;
+	auth = url + (strncasecmp(url, "https://", 8) == 0 ? 8 : 7);
+	alen = strcspn(auth, "/?#");
+	end = auth + alen;
+	if (auth[0] == '[') {
+		/* [IPv6]: only ::1 itself (no zone, no mapped forms). */
+		const char *close = memchr(auth, ']', alen);
+		if (close == NULL)
+			return 0;
+		hlen = (size_t)(close - auth - 1);
+		rest = close + 1;
+		if (hlen == 0 || hlen >= sizeof(host))
+			return 0;
+		memcpy(host, auth + 1, hlen);
+		host[hlen] = '\0';
+		if (!port_ok(rest, (size_t)(end - rest)) ||
+		    inet_pton(AF_INET6, host, &a6) != 1)
+			return 0;
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	hlen = strcspn(auth, ":/?#");
+	if (hlen > alen)
+		hlen = alen;
+	rest = auth + hlen;
+	if (hlen == 0 || hlen >= sizeof(host) ||
+	    !port_ok(rest, (size_t)(end - rest)))
+		return 0;
+	memcpy(host, auth, hlen);
+	host[hlen] = '\0';
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	/* inet_pton takes full dotted quads only, so "127.1", "0x7f.0.0.1"
+	 * and "127.0.0.1.attacker.com" are not taken for loopback: a
+	 * resolver or libcurl may read them some other way. */
+	if (inet_pton(AF_INET, host, &a4) != 1)
+		return 0;
+	return ntohl(a4.s_addr) >> 24 == 127;
+}
+
+const char *cfgval_prod_url_problem(const char *url)
+{
+	if (url != NULL && strncasecmp(url, "https://", 8) == 0)
+		return NULL;
+	if (cfgval_url_is_loopback(url))
+		return NULL;
+	return "must be an https:// URL in production (http:// only to "
+	    "localhost, 127.0.0.0/8 or [::1]): keys and run data would cross "
+	    "the network in clear text";
+}
+
+const char *cfgval_prod_signing_key_problem(const char *key)
+{
+	const char *hex;
+	size_t n;
+
+	if (key == NULL || (hex = signing_key_secret(key)) == NULL)
+		return "must look like signkey-<env>-<hex>";
+	n = strlen(hex);
+	if (n < CFGVAL_SIGNING_KEY_PROD_HEX ||
+	    strspn(hex, "0123456789abcdefABCDEF") != n)
+		return "must be a real Inngest signing key in production: "
+		    "signkey-<env>- and at least " STR(CFGVAL_SIGNING_KEY_PROD_HEX)
+		    " hex digits (32 bytes)";
 	return NULL;
 }

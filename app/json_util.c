@@ -8,31 +8,164 @@
 
 /*
  * json-c accepts more than RFC 8259 even in strict mode: NaN, Infinity,
- * single-quoted strings, raw control characters inside strings.  Scan the
- * bytes first: outside strings only JSON's own characters may appear, and
- * inside strings no control character.  Returns the offset of the first
- * offending byte, or -1.
+ * single-quoted strings, raw control characters inside strings; and what
+ * it takes it may change: an integer past int64 saturates, an unpaired
+ * surrogate escape becomes U+FFFD, and its UTF-8 check lets overlong forms
+ * and encoded surrogates through.  So the bytes are scanned first, and
+ * json-c only builds the tree of a text that passed.  Each check below
+ * returns the number of bytes it consumed, or 0 for a violation.
  */
-static long grammar_violation(const char *buf, size_t len)
+
+/* One UTF-8 sequence at 'p' (n bytes left), RFC 3629: the shortest form
+ * only, no surrogates, nothing past U+10FFFF. */
+static size_t utf8_sequence(const unsigned char *p, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;          /* overlong below U+0800 */
+		else if (p[0] == 0xed)
+			hi = 0x9f;          /* U+D800..U+DFFF */
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;          /* overlong below U+10000 */
+		else if (p[0] == 0xf4)
+			hi = 0x8f;          /* past U+10FFFF */
+	} else
+		return 0;                   /* 80..C1, F5..FF */
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* Four hex digits after "\u" at 'p' (n bytes left): the code unit, or
+ * -1. */
+static long hex4(const char *p, size_t n)
+{
+	long v = 0;
+
+	if (n < 4)
+		return -1;
+	for (size_t i = 0; i < 4; i++) {
+		int c = (unsigned char)p[i], d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* The escape at 'p' (a backslash): a \u escape must not leave a
+ * surrogate unpaired; json-c checks the other escapes itself. */
+static size_t string_escape(const char *p, size_t n)
+{
+	long hi, lo;
+
+	if (n < 2)
+		return 0;
+	if (p[1] != 'u')
+		return 2;
+	if ((hi = hex4(p + 2, n - 2)) < 0)
+		return 0;
+	if (hi >= 0xdc00 && hi <= 0xdfff)
+		return 0;                   /* a low surrogate first */
+	if (hi < 0xd800 || hi > 0xdbff)
+		return 6;
+	if (n < 12 || p[6] != '\\' || p[7] != 'u' ||
+	    (lo = hex4(p + 8, n - 8)) < 0xdc00 || lo > 0xdfff)
+		return 0;                   /* a high surrogate alone */
+	return 12;
+}
+
+/* The number at 'p': an integer (no fraction, no exponent) must fit in
+ * int64, as json-c would otherwise saturate it.  The grammar itself is
+ * json-c's to check. */
+static size_t number_token(const char *p, size_t n)
+{
+	static const char max[] = "9223372036854775807";
+	static const char min[] = "9223372036854775808"; /* after '-' */
+	size_t len = 0, i = 0, digits;
+	int neg = p[0] == '-', cmp;
+
+	while (len < n && strchr("0123456789+-.eE", p[len]) != NULL &&
+	    p[len] != '\0')
+		len++;
+	if (memchr(p, '.', len) != NULL || memchr(p, 'e', len) != NULL ||
+	    memchr(p, 'E', len) != NULL)
+		return len;
+	i = (size_t)neg;
+	while (i + 1 < len && p[i] == '0')
+		i++;
+	digits = len - i;
+	if (digits < sizeof(max) - 1)
+		return len;
+	if (digits > sizeof(max) - 1)
+		return 0;
+	cmp = memcmp(p + i, neg ? min : max, digits);
+	return cmp <= 0 ? len : 0;
+}
+
+/*
+ * The first byte of 'buf' that breaks the rules above or JSON's character
+ * set (outside strings only JSON's own characters, inside strings no
+ * control character), or -1.
+ */
+static long grammar_violation(const char *buf, size_t len,
+    const char **what)
 {
 	static const char allowed[] = "{}[],: \t\r\n0123456789+-.eEtrufalsn";
 	int in_string = 0;
+	size_t i = 0, step;
 
-	for (size_t i = 0; i < len; i++) {
+	while (i < len) {
 		unsigned char c = (unsigned char)buf[i];
 
 		if (in_string) {
 			if (c == '\\')
-				i++; /* json-c checks the escape itself */
-			else if (c == '"')
+				step = string_escape(buf + i, len - i);
+			else if (c == '"') {
 				in_string = 0;
-			else if (c < 0x20)
-				return (long)i;
+				step = 1;
+			} else if (c < 0x20)
+				step = 0;
+			else
+				step = utf8_sequence((const unsigned char *)buf +
+				    i, len - i);
 		} else if (c == '"') {
 			in_string = 1;
+			step = 1;
+		} else if (c == '-' || (c >= '0' && c <= '9')) {
+			step = number_token(buf + i, len - i);
 		} else if (c == '\0' || strchr(allowed, c) == NULL) {
+			step = 0;
+		} else
+			step = 1;
+		if (step == 0) {
+			*what = in_string ? (c == '\\' ?
+			    "invalid \\u escape" : c < 0x20 ?
+			    "control character in a string" :
+			    "invalid UTF-8") : c == '-' || (c >= '0' && c <= '9') ?
+			    "integer out of range" : "unexpected character";
 			return (long)i;
 		}
+		i += step;
 	}
 	return -1;
 }
@@ -46,6 +179,7 @@ enum json_err json_parse_object(const char *buf, size_t len,
 	enum json_err err = JSON_OK;
 	size_t end;
 	long bad;
+	const char *what = NULL;
 
 	*out = NULL;
 	if (why != NULL && why_len > 0)
@@ -56,10 +190,9 @@ enum json_err json_parse_object(const char *buf, size_t len,
 			    "the body is empty" : "the body contains a NUL byte");
 		return JSON_ESYNTAX;
 	}
-	if ((bad = grammar_violation(buf, len)) >= 0) {
+	if ((bad = grammar_violation(buf, len, &what)) >= 0) {
 		if (why != NULL)
-			snprintf(why, why_len, "unexpected character at byte %ld",
-			    bad);
+			snprintf(why, why_len, "%s at byte %ld", what, bad);
 		return JSON_ESYNTAX;
 	}
 	if ((tok = json_tokener_new_ex(JSON_MAX_DEPTH)) == NULL)

@@ -14,6 +14,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "pool.h"
+#include "ratelimit.h"
 #include "worker.h"
 
 #define OMNI_VERSION "0.1.0"
@@ -68,6 +69,8 @@ int main(int argc, char **argv)
 	};
 	struct pool_opts opts = { 0 };
 	struct omni_config cfg;
+	struct rl_table *ratelimit = NULL;
+	enum rl_err rle;
 	char err[512];
 	int c, rc;
 
@@ -130,8 +133,18 @@ int main(int argc, char **argv)
 	log_msg(LOG_INFO, "start", "serving the socket on fd 0 with %d "
 	    "threads (spawn-fcgi mode)", cfg.threads);
 	cfg_log_summary(&cfg);
-	rc = worker_run(0, &cfg, -1);
+	/* One process: the table is private to it (spawn-fcgi -F N starts N
+	 * programs, each counting alone). */
+	if (cfg.rate_limit_rpm > 0 &&
+	    (rle = rl_table_create(0, &ratelimit)) != RL_OK) {
+		fprintf(stderr, "omni-fcgi: RATE_LIMIT_RPM: %s\n",
+		    rl_strerror(rle));
+		cfg_free(&cfg);
+		return 1;
+	}
+	rc = worker_run(0, &cfg, ratelimit, -1);
 	log_msg(LOG_INFO, "stop", "worker exited");
+	rl_table_destroy(ratelimit);
 	cfg_free(&cfg);
 	return rc;
 }

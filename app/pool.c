@@ -30,6 +30,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "pool.h"
+#include "ratelimit.h"
 #include "timeutil.h"
 #include "worker.h"
 
@@ -52,6 +53,7 @@ struct child {
 static struct {
 	const struct pool_opts *opts;
 	struct omni_config *cfg;
+	struct rl_table *ratelimit; /* shared with every worker, or NULL */
 	int listen_fd;
 	char unix_path[108];
 	int sig_pipe[2];
@@ -226,7 +228,7 @@ static void child_main(void)
 	close(m.sig_pipe[0]);
 	close(m.sig_pipe[1]);
 	close(m.ready_pipe[0]);
-	status = worker_run(m.listen_fd, m.cfg, m.ready_pipe[1]);
+	status = worker_run(m.listen_fd, m.cfg, m.ratelimit, m.ready_pipe[1]);
 	/* After a clean drain exit() runs the atexit handlers, which is
 	 * where LeakSanitizer checks the worker; after a drain timeout
 	 * threads still run, so leave without touching shared state. */
@@ -374,6 +376,26 @@ static void reap(void)
 
 /* ---- reload and stop ---- */
 
+/*
+ * The rate-limit counters live in shared memory that has to exist before
+ * the workers using it are forked: it is made at start, or by the first
+ * reload that turns limiting on, and then kept, counts and all, for the
+ * master's lifetime -- restarted workers and new generations inherit it.
+ */
+static int ensure_ratelimit(const struct omni_config *cfg, char *err,
+    size_t errlen)
+{
+	enum rl_err e;
+
+	if (cfg->rate_limit_rpm <= 0 || m.ratelimit != NULL)
+		return 0;
+	if ((e = rl_table_create(0, &m.ratelimit)) != RL_OK) {
+		snprintf(err, errlen, "RATE_LIMIT_RPM: %s", rl_strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
 static int effective_workers(const struct omni_config *cfg)
 {
 	long n;
@@ -406,7 +428,8 @@ static void reload(void)
 		    "configuration", err);
 		return;
 	}
-	if (handlers_preflight(&fresh, err, sizeof(err)) != 0) {
+	if (handlers_preflight(&fresh, err, sizeof(err)) != 0 ||
+	    ensure_ratelimit(&fresh, err, sizeof(err)) != 0) {
 		log_msg(LOG_ERROR, "reload_failed", "%s; keeping the running "
 		    "configuration", err);
 		cfg_free(&fresh);
@@ -523,6 +546,10 @@ int pool_run(const struct pool_opts *opts, struct omni_config *cfg)
 		fprintf(stderr, "omni-fcgi: %s\n", err);
 		return 1;
 	}
+	if (ensure_ratelimit(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "omni-fcgi: %s\n", err);
+		return 1;
+	}
 	if (pipe2(m.sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0 ||
 	    pipe2(m.ready_pipe, O_CLOEXEC | O_NONBLOCK) != 0 ||
 	    install_signals() != 0) {
@@ -554,6 +581,7 @@ int pool_run(const struct pool_opts *opts, struct omni_config *cfg)
 	}
 	log_msg(LOG_INFO, "stop", "all workers exited");
 	free(m.kids);
+	rl_table_destroy(m.ratelimit);
 	cfg_free(cfg);
 	return killed ? 1 : 0;
 }

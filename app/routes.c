@@ -1,31 +1,46 @@
 /*
  * routes.c -- Omni's route table: every endpoint of the contract, in one
  * place.  router_dispatch() (app/http/router.c) applies the shared rules.
+ *
+ * The last column is the rate-limit budget (router.h, enum route_limit):
+ * health and /api/inngest (Inngest's own calls, signed) are exempt;
+ * routes that start expensive work -- POST /api/sandbox/create and, when
+ * it is added, POST /api/knowledge/process -- spend the strict budget
+ * (test_ratelimit.c checks both lists against this table); everything
+ * else the general one.
  */
 #include "handlers.h"
 #include "router.h"
 
+#define GENERAL ROUTE_LIMIT_GENERAL
+#define STRICT ROUTE_LIMIT_STRICT
+#define EXEMPT ROUTE_LIMIT_EXEMPT
+
 const struct route omni_routes[] = {
-	{ "GET", "/", handle_root, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0 },
-	{ "GET", "/ready", handle_ready, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0 },
+	{ "GET", "/", handle_root, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0, EXEMPT },
+	{ "GET", "/ready", handle_ready, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0,
+	    EXEMPT },
 	{ "POST", "/api/sandbox/create", handle_sandbox_create,
-	    ROUTE_BODY_JSON, ROUTE_USER, 0 },
+	    ROUTE_BODY_JSON, ROUTE_USER, 0, STRICT },
 	{ "GET", "/api/sandbox/status", handle_sandbox_status, ROUTE_BODY_NONE,
-	    ROUTE_USER, 0 },
+	    ROUTE_USER, 0, GENERAL },
 	{ "DELETE", "/api/sandbox", handle_sandbox_delete, ROUTE_BODY_NONE,
-	    ROUTE_USER, 0 },
+	    ROUTE_USER, 0, GENERAL },
 	{ "GET", "/api/inngest", handle_inngest, ROUTE_BODY_RAW, ROUTE_PUBLIC,
-	    0 },
+	    0, EXEMPT },
 	{ "PUT", "/api/inngest", handle_inngest, ROUTE_BODY_RAW, ROUTE_PUBLIC,
-	    0 },
+	    0, EXEMPT },
 	{ "POST", "/api/inngest", handle_inngest, ROUTE_BODY_RAW, ROUTE_PUBLIC,
-	    0 },
+	    0, EXEMPT },
+	/* Debug routes (development only, config.h) take a bearer token
+	 * like user routes when OMNI_AUTH=jwt: /debug/sleep holds a thread
+	 * for up to 60 s. */
 	{ "GET", "/debug/sleep", handle_debug_sleep, ROUTE_BODY_NONE,
-	    ROUTE_PUBLIC, 1 },
+	    ROUTE_USER, 1, GENERAL },
 	{ "POST", "/debug/echo", handle_debug_echo, ROUTE_BODY_JSON,
-	    ROUTE_USER, 1 },
+	    ROUTE_USER, 1, GENERAL },
 	{ "POST", "/debug/sandbox/exec", handle_debug_sandbox_exec,
-	    ROUTE_BODY_JSON, ROUTE_USER, 1 },
+	    ROUTE_BODY_JSON, ROUTE_USER, 1, GENERAL },
 };
 
 const size_t omni_routes_count = sizeof(omni_routes) / sizeof(omni_routes[0]);

@@ -49,6 +49,7 @@ struct thread_slot {
 /* One worker per process: the signal handler needs to reach it. */
 static struct {
 	const struct omni_config *cfg;
+	struct rl_table *ratelimit; /* the master's shared table, or NULL */
 	int listen_fd;
 	atomic_int stopping;
 	int signal_pipe[2];   /* signal handler -> main thread */
@@ -174,7 +175,7 @@ static void *thread_main(void *arg)
 		 * closed the connection itself. */
 		if (FCGX_Accept_r(&fr) < 0)
 			continue;
-		fcgi_serve(&fr, self.cfg);
+		fcgi_serve_limited(&fr, self.cfg, self.ratelimit);
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 1);
@@ -263,7 +264,8 @@ static void log_drained(int left, double t0)
 	log_end(line);
 }
 
-int worker_run(int listen_fd, const struct omni_config *cfg, int ready_fd)
+int worker_run(int listen_fd, const struct omni_config *cfg,
+    struct rl_table *ratelimit, int ready_fd)
 {
 	struct thread_slot *slots;
 	struct json_object *line;
@@ -273,6 +275,7 @@ int worker_run(int listen_fd, const struct omni_config *cfg, int ready_fd)
 
 	if (setup(listen_fd, cfg) != 0)
 		return 1;
+	self.ratelimit = ratelimit;
 	if (handlers_init(cfg, err, sizeof(err)) != 0) {
 		log_msg(LOG_ERROR, "worker_init_failed", "%s", err);
 		return 1;

@@ -1,6 +1,8 @@
 /*
  * debug.c -- endpoints for tests and operators, served only with
- * OMNI_DEBUG_ROUTES=1, which the configuration refuses in production.
+ * OMNI_DEBUG_ROUTES=1, which the configuration refuses outside
+ * development.  Every one is a ROUTE_USER (app/routes.c): with
+ * OMNI_AUTH=jwt each needs a valid bearer token, as the user endpoints.
  *
  * GET /debug/sleep?ms=N holds a worker thread N ms (at most 60 s): the
  * integration tests use it to keep a request in flight across a drain, a
@@ -15,8 +17,8 @@
  * the one place where a command comes from a request (sandbox_local.h
  * assumes commands come from Omni's code), which is why it exists only
  * under the debug flag.  The command is never logged.  With OMNI_AUTH=jwt
- * it runs only in the caller's own sandbox (handlers.h, the owner rule):
- * staging may serve debug routes.
+ * it runs only in the caller's own sandbox (handlers.h, the owner rule),
+ * which matters on a development machine shared by several users.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -199,9 +201,9 @@ void handle_debug_sandbox_exec(struct http_request *req,
 		    "sandbox provider not initialised", NULL);
 		return;
 	}
-	/* With OMNI_AUTH=jwt, only in the caller's own sandbox. */
-	if (sandbox_owner_enforced(req) &&
-	    sandbox_get_owned(p, req, id, &info, resp, "debug.exec") != 0)
+	/* The path status and delete take: one of Omni's sandboxes, and
+	 * with OMNI_AUTH=jwt the caller's own. */
+	if (sandbox_get_owned(p, req, id, &info, resp, "debug.exec") != 0)
 		return;
 	memset(&opts, 0, sizeof(opts));
 	opts.timeout_s = timeout_s;

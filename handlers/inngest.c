@@ -8,6 +8,15 @@
  * it read-only.  The route is raw-bodied: signatures are computed over the
  * exact bytes Inngest sent, so nothing may parse or re-encode the body
  * before the SDK sees it.
+ *
+ * Where the sync URL comes from is decided here, not by the client: an
+ * unsigned PUT may start a sync (spec 4.3.1), so whatever this adapter
+ * hands the SDK as scheme and host is the caller's to choose.  In cloud
+ * mode it hands nothing: the URL is INNGEST_SERVE_ORIGIN (which the
+ * configuration requires) or the sync fails, naming it.  In dev mode
+ * (development only) it hands the Host header, so that a dev server in a
+ * container reaches the app by the name it used, and always the scheme
+ * "http": X-Forwarded-Proto is a client header like any other.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +70,7 @@ void handle_inngest(struct http_request *req, struct http_response *resp)
 	struct ing_header_ref *hdrs = NULL;
 	struct ing_response ires;
 	struct ing_request ireq = { 0 };
-	const char *proto, *ctype = "application/json";
+	const char *ctype = "application/json";
 
 	if (g_app == NULL) {
 		http_response_error(resp, API_SERVICE_UNAVAILABLE,
@@ -80,7 +89,6 @@ void handle_inngest(struct http_request *req, struct http_response *resp)
 			hdrs[i].value = req->headers[i].value;
 		}
 	}
-	proto = http_header(req, "x-forwarded-proto");
 	/* The router serves HEAD through the GET route. */
 	ireq.method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
 	ireq.query = req->raw_query;
@@ -88,9 +96,9 @@ void handle_inngest(struct http_request *req, struct http_response *resp)
 	ireq.nheaders = hdrs != NULL ? req->nheaders : 0;
 	ireq.body = req->body;
 	ireq.body_len = req->body != NULL ? req->body_len : 0;
-	ireq.scheme = proto != NULL && strcasecmp(proto, "https") == 0 ?
-	    "https" : "http";
-	ireq.host = http_header(req, "host");
+	ireq.scheme = NULL; /* "http"; see the top of this file */
+	ireq.host = ing_app_mode(g_app) == ING_MODE_DEV ?
+	    http_header(req, "host") : NULL;
 	ireq.path = req->path;
 
 	(void)ing_serve(g_app, &ireq, &ires);

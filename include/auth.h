@@ -7,10 +7,18 @@
  * header's shape, the token's shape (three base64url parts, no padding,
  * at most AUTH_TOKEN_MAX bytes), the JOSE header (alg must be "HS256";
  * "none" and every other algorithm are refused; a "crit" header is
- * refused), the signature (constant-time compare), then the claims: "exp"
- * and "nbf" when present, each with AUTH_LEEWAY seconds of clock skew,
- * and "sub" when present.  The payload is parsed only after the signature
- * is verified.
+ * refused), the signature (constant-time compare), then the claims.  The
+ * payload is parsed only after the signature is verified, and strictly
+ * (json_util.h: no NaN/Infinity, UTF-8 only, integers within int64):
+ *
+ *   exp  required, a JSON integer; expired when exp <= now - AUTH_LEEWAY
+ *   nbf  optional integer; not yet valid when nbf > now + AUTH_LEEWAY
+ *   iat  optional integer (type-checked only)
+ *   sub  optional string, 1.. bytes, no NUL or control character
+ *
+ * A fraction, a string or an out-of-range number in a time claim, or a
+ * "sub" of another type, is AUTH_MALFORMED.  AUTH_LEEWAY (30 s) is the
+ * clock skew allowed between the issuer and this machine.
  *
  * The module keeps no state and allocates nothing that outlives a call: it
  * is safe from any thread.  It never logs; callers log the auth_err (never
@@ -30,11 +38,14 @@ enum auth_err {
 	AUTH_MISSING,       /* no Authorization header, or an empty one */
 	AUTH_MALFORMED,     /* not "Bearer x.y.z", bad base64url or JSON,
 	                       a claim of the wrong type, token too long,
-	                       or a "sub" longer than the caller's buffer */
+	                       a "sub" that is empty, holds a control
+	                       character or is longer than the caller's
+	                       buffer */
 	AUTH_BAD_ALG,       /* alg is not HS256 (including "none") */
 	AUTH_BAD_SIGNATURE, /* signature does not match (or no secret) */
 	AUTH_EXPIRED,       /* exp <= now - AUTH_LEEWAY */
 	AUTH_NOT_YET,       /* nbf > now + AUTH_LEEWAY */
+	AUTH_NO_EXPIRY,     /* no "exp" claim: tokens must expire */
 	AUTH__MAX
 };
 

@@ -15,6 +15,14 @@
  * line; see envfile.h) into the caller's buffer; main() prints it and
  * exits with CFG_EXIT_CODE (78, EX_CONFIG).  The text of single values is
  * parsed and checked by config_values.h.
+ *
+ * Profile rules (docs/configuration.md has the table): staging and
+ * production refuse OMNI_LOCAL_UNSANDBOXED, OMNI_DEBUG_ROUTES and Inngest
+ * dev mode; production also refuses OMNI_AUTH=none, http:// URLs to
+ * anything but a loopback host, and signing keys shorter than Inngest's
+ * 32 bytes.  Outside dev mode INNGEST_SERVE_ORIGIN is required (in
+ * development only once cloud mode is configured), so that the sync URL
+ * never comes from a request header.
  */
 #ifndef OMNI_CONFIG_H
 #define OMNI_CONFIG_H
@@ -63,11 +71,19 @@ struct omni_config {
 	size_t max_body;              /* OMNI_MAX_BODY in bytes */
 	int shutdown_timeout;         /* OMNI_SHUTDOWN_TIMEOUT in seconds */
 	char *allowed_origins;        /* OMNI_ALLOWED_ORIGINS, comma list or "*" */
-	int debug_routes;             /* OMNI_DEBUG_ROUTES: /debug/ routes (not prod) */
+	int debug_routes;             /* OMNI_DEBUG_ROUTES: /debug/ routes
+	                               * (development only) */
 
 	enum cfg_provider provider;   /* SANDBOX_PROVIDER */
 	char *data_dir;               /* OMNI_DATA_DIR */
-	int local_unsandboxed;        /* OMNI_LOCAL_UNSANDBOXED */
+	int local_unsandboxed;        /* OMNI_LOCAL_UNSANDBOXED (development
+	                               * only) */
+	char *sandbox_user;           /* OMNI_SANDBOX_USER: local commands run
+	                               * as this user when Omni is root */
+	char *sandbox_cgroup;         /* OMNI_SANDBOX_CGROUP: auto, off, or a
+	                               * delegated cgroup v2 directory */
+	int sandbox_pids;             /* OMNI_SANDBOX_PIDS: processes per sandbox */
+	size_t sandbox_memory;        /* OMNI_SANDBOX_MEMORY: bytes per sandbox */
 
 	char *daytona_api_url;        /* DAYTONA_API_URL */
 	char *daytona_api_key;        /* DAYTONA_API_KEY (secret) */
@@ -82,11 +98,13 @@ struct omni_config {
 	char *inngest_signing_key_fallback; /* (secret) */
 	char *inngest_event_key;      /* INNGEST_EVENT_KEY (secret) */
 	char *inngest_env;            /* INNGEST_ENV */
-	char *inngest_dev;            /* INNGEST_DEV: NULL, "0", "1" or origin */
+	char *inngest_dev;            /* INNGEST_DEV: NULL, "0", "1" or origin;
+	                               * dev mode only in development */
 	char *inngest_base_url;       /* INNGEST_BASE_URL */
 	char *inngest_api_origin;     /* INNGEST_API_ORIGIN */
 	char *inngest_event_api_origin; /* INNGEST_EVENT_API_ORIGIN */
-	char *inngest_serve_origin;   /* INNGEST_SERVE_ORIGIN */
+	char *inngest_serve_origin;   /* INNGEST_SERVE_ORIGIN: required outside
+	                               * dev mode (profile rules above) */
 	char *inngest_serve_path;     /* INNGEST_SERVE_PATH */
 	char *event_prefix;           /* OMNI_EVENT_PREFIX */
 
@@ -94,6 +112,8 @@ struct omni_config {
 	enum cfg_auth auth;           /* OMNI_AUTH */
 	char *jwt_secret;             /* JWT_SECRET (secret) */
 	int rate_limit_rpm;           /* RATE_LIMIT_RPM (0 = off) */
+	int rate_limit_strict_rpm;    /* RATE_LIMIT_STRICT_RPM (0 = RPM / 6) */
+	char *trusted_proxies;        /* OMNI_TRUSTED_PROXIES (client_ip.h) */
 };
 
 /*

@@ -99,4 +99,42 @@ const char *cfgval_check_inngest_dev(char *value);
 /* JWT_SECRET: at least CFGVAL_JWT_SECRET_MIN bytes. */
 const char *cfgval_check_jwt_secret(char *value);
 
+/*
+ * Production gates.  Values that every profile accepts but production
+ * must not run with: config.c applies them to production only.  They
+ * read the value (already stored, so already through the checks above)
+ * and return NULL or a static phrase, as the checks do.
+ */
+
+/*
+ * Hex digits of the secret part of a production signing key: Inngest
+ * issues "signkey-<env>-" followed by 64 hex digits, a 32-byte key.
+ */
+#define CFGVAL_SIGNING_KEY_PROD_HEX 64
+
+/*
+ * Is the host of the http(s) URL 'url' a loopback host: exactly
+ * "localhost" (any case), a dotted-quad IPv4 address in 127.0.0.0/8 or
+ * the bracketed IPv6 literal [::1]?  The host is the authority up to an
+ * optional ":port" (digits only); anything that does not parse that way
+ * ("http://127.0.0.1.attacker.com", "http://127.1", "http://[::1%lo]",
+ * "http://localhost:80x") is not loopback.  0 for NULL.
+ */
+int cfgval_url_is_loopback(const char *url);
+
+/*
+ * A URL that carries credentials (a key in a header, run data) in
+ * production: https://, or http:// only to a loopback host (a sidecar on
+ * the same machine), so no key crosses a network in clear text.
+ */
+const char *cfgval_prod_url_problem(const char *url);
+
+/*
+ * A production signing key: the part after "signkey-<env>-" (or the
+ * whole value) holds at least CFGVAL_SIGNING_KEY_PROD_HEX hex digits.
+ * A shorter key is a test key or a truncated paste; its HMAC protects
+ * nothing.
+ */
+const char *cfgval_prod_signing_key_problem(const char *key);
+
 #endif

@@ -13,9 +13,15 @@
 #include "http.h"
 
 struct omni_config;
+struct rl_table;
 
 /* Handle the request accepted in 'fr'.  The caller calls FCGX_Finish_r. */
 void fcgi_serve(FCGX_Request *fr, const struct omni_config *cfg);
+
+/* The same, counting the request in 'ratelimit' (ratelimit.h; borrowed,
+ * NULL: nothing is limited, which is what fcgi_serve does). */
+void fcgi_serve_limited(FCGX_Request *fr, const struct omni_config *cfg,
+    struct rl_table *ratelimit);
 
 /*
  * Write 'resp' for 'req' as a CGI response (Status line, headers,

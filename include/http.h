@@ -24,6 +24,7 @@
 #include "api_error.h"
 
 struct omni_config;
+struct rl_table;
 
 struct http_kv {
 	char *name;
@@ -69,6 +70,10 @@ struct http_request {
 	struct json_object *json; /* parsed body on JSON routes (router) */
 
 	const struct omni_config *cfg; /* borrowed */
+	/* Borrowed: the machine's shared rate-limit counters (ratelimit.h),
+	 * set by the worker after parsing; NULL (the parse's value, and what
+	 * tests get) means nothing is limited. */
+	struct rl_table *ratelimit;
 	struct timespec started;  /* CLOCK_MONOTONIC at parse */
 
 	/*

@@ -8,9 +8,12 @@
  *   2. no route has this path             -> 404 NOT_FOUND
  *   3. OPTIONS on a known path            -> 204 CORS preflight
  *   4. no route has this method           -> 405 METHOD_NOT_ALLOWED + Allow
+ *   4a. the client's budget is spent      -> 429 RATE_LIMITED + Retry-After
+ *      (rate_gate.h; before auth, so bad tokens are counted too)
  *   5. auth required and missing/invalid,
  *      or a token without a subject      -> 401 UNAUTHORIZED
  *      (the subject goes to req->auth_subject for the handlers)
+ *   5a. the subject's budget is spent     -> 429 RATE_LIMITED + Retry-After
  *   6. JSON route, wrong content type     -> 415 UNSUPPORTED_MEDIA_TYPE
  *   7. JSON route, body not a JSON object -> 400 VALIDATION_ERROR
  *   8. the handler
@@ -38,6 +41,17 @@ enum route_auth {
 	ROUTE_USER,          /* bearer JWT when OMNI_AUTH=jwt */
 };
 
+/*
+ * Which RATE_LIMIT_* budget a route's requests spend (rate_gate.h).  The
+ * default, 0, is the general budget, so a row that says nothing is
+ * limited; exempt only what must answer under any load.
+ */
+enum route_limit {
+	ROUTE_LIMIT_GENERAL = 0, /* RATE_LIMIT_RPM */
+	ROUTE_LIMIT_STRICT,      /* RATE_LIMIT_STRICT_RPM: expensive work */
+	ROUTE_LIMIT_EXEMPT,      /* never limited (health, /api/inngest) */
+};
+
 struct route {
 	const char *method;  /* "GET", "POST", ... */
 	const char *path;    /* exact path */
@@ -45,6 +59,7 @@ struct route {
 	enum route_body body;
 	enum route_auth auth;
 	int debug_only;      /* served only when OMNI_DEBUG_ROUTES=1 */
+	enum route_limit limit;
 };
 
 /* Omni's table (app/routes.c). */

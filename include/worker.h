@@ -11,14 +11,19 @@
 #define OMNI_WORKER_H
 
 struct omni_config;
+struct rl_table;
 
 /*
  * Serve 'listen_fd' with cfg->threads threads until told to stop.
+ * 'ratelimit' (borrowed, may be NULL: nothing is limited) is the shared
+ * rate-limit table (ratelimit.h) made before the fork, so that every
+ * worker counts in the same memory.
  * 'ready_fd' (or -1) receives this process's pid as an int once every
  * thread is accepting, which is how the master knows a replacement is up.
  * Returns the process exit status: 0 after a clean drain, 1 if the drain
  * timed out or set-up failed.
  */
-int worker_run(int listen_fd, const struct omni_config *cfg, int ready_fd);
+int worker_run(int listen_fd, const struct omni_config *cfg,
+    struct rl_table *ratelimit, int ready_fd);
 
 #endif

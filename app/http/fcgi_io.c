@@ -123,6 +123,12 @@ static void parse_error_response(enum http_parse_err err,
 
 void fcgi_serve(FCGX_Request *fr, const struct omni_config *cfg)
 {
+	fcgi_serve_limited(fr, cfg, NULL);
+}
+
+void fcgi_serve_limited(FCGX_Request *fr, const struct omni_config *cfg,
+    struct rl_table *ratelimit)
+{
 	struct http_request req;
 	struct http_response resp;
 	enum http_parse_err perr;
@@ -130,6 +136,7 @@ void fcgi_serve(FCGX_Request *fr, const struct omni_config *cfg)
 	http_response_init(&resp);
 	perr = http_request_parse(&req, fr->envp, read_stream, fr->in,
 	    cfg->max_body, cfg);
+	req.ratelimit = ratelimit;
 	if (perr != HTTP_PARSE_OK)
 		parse_error_response(perr, &resp);
 	else

@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "config.h"
 #include "json_util.h"
+#include "rate_gate.h"
 #include "router.h"
 
 static int route_enabled(const struct route *r, const struct http_request *req)
@@ -152,6 +153,7 @@ static void route(const struct route *table, size_t n,
     struct http_request *req, struct http_response *resp)
 {
 	const struct route *match = NULL;
+	struct rate_pass pass;
 	char allow[128];
 
 	if (req->body_status == HTTP_BODY_TOO_LARGE) {
@@ -179,12 +181,15 @@ static void route(const struct route *table, size_t n,
 		http_response_header(resp, "Allow", allow);
 		return;
 	}
+	if (rate_gate_client(req, match->limit, resp, &pass) != 0)
+		return;
 	if (req->body_status == HTTP_BODY_READ_ERROR) {
 		http_response_error(resp, API_VALIDATION_ERROR,
 		    "the request body ended early", NULL);
 		return;
 	}
-	if (check_auth(match, req, resp) != 0)
+	if (check_auth(match, req, resp) != 0 ||
+	    rate_gate_user(req, match->limit, resp, &pass) != 0)
 		return;
 	if (match->body == ROUTE_BODY_JSON && check_json_body(req, resp) != 0)
 		return;

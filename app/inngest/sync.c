@@ -4,11 +4,14 @@
  * {api origin}/fn/register.
  *
  * An unsigned PUT is a sync anyone may start (spec 4.3.1, inngest-js's
- * default), so the payload's URL must not be the caller's to choose in
- * production: set INNGEST_SERVE_ORIGIN, and the Host header no longer
- * matters.  A PUT that carries a signature must verify (it would be a
- * forgery otherwise); this SDK does no in-band sync, so a verified PUT
- * syncs out of band like any other.
+ * default), so the payload's URL must not be the caller's to choose:
+ * with INNGEST_SERVE_ORIGIN set the request's scheme and host are never
+ * read.  Without it they come from struct ing_request, and the transport
+ * decides what it puts there: Omni's (handlers/inngest.c) passes no host
+ * in cloud mode, so such a sync fails naming INNGEST_SERVE_ORIGIN, and
+ * never a scheme taken from a header.  A PUT that carries a signature
+ * must verify (it would be a forgery otherwise); this SDK does no in-band
+ * sync, so a verified PUT syncs out of band like any other.
  */
 #include <json-c/json.h>
 #include <stdio.h>
@@ -26,7 +29,8 @@
  * The URL Inngest should call: INNGEST_SERVE_ORIGIN or the request's
  * scheme://host, then INNGEST_SERVE_PATH or the request's path, then the
  * request's query minus deployId (spec 4.3.2) and the call parameters.
- * NULL out of memory or when the Host header cannot be part of a URL.
+ * NULL out of memory, or without a serve origin when the transport gave
+ * no host or one that cannot be part of a URL.
  */
 static char *serve_url(struct ing_app *app, const struct ing_request *req)
 {

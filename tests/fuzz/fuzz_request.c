@@ -66,16 +66,16 @@ h_query(struct http_request *req, struct http_response *resp)
 }
 
 static const struct route fuzz_routes[] = {
-	{ "GET", "/", handle_root, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0 },
-	{ "GET", "/ready", handle_ready, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0 },
-	{ "GET", "/q", h_query, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0 },
-	{ "DELETE", "/q", h_ok, ROUTE_BODY_NONE, ROUTE_USER, 0 },
+	{ "GET", "/", handle_root, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0, 0 },
+	{ "GET", "/ready", handle_ready, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0, 0 },
+	{ "GET", "/q", h_query, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0, 0 },
+	{ "DELETE", "/q", h_ok, ROUTE_BODY_NONE, ROUTE_USER, 0, 0 },
 	{ "POST", "/echo", handle_debug_echo, ROUTE_BODY_JSON, ROUTE_USER,
-	    0 },
-	{ "PUT", "/raw", h_ok, ROUTE_BODY_RAW, ROUTE_PUBLIC, 0 },
-	{ "GET", "/nothing", h_nothing, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0 },
+	    0, 0 },
+	{ "PUT", "/raw", h_ok, ROUTE_BODY_RAW, ROUTE_PUBLIC, 0, 0 },
+	{ "GET", "/nothing", h_nothing, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0, 0 },
 	{ "POST", "/debug/echo", handle_debug_echo, ROUTE_BODY_JSON,
-	    ROUTE_PUBLIC, 1 },
+	    ROUTE_PUBLIC, 1, 0 },
 };
 
 /* ---- body reader over the input ---- */

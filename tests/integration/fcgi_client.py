@@ -31,15 +31,19 @@ def _pair(name, value):
 
 
 def fcgi_request(address, method, uri, body=b"", headers=None,
-                 timeout=10.0):
-    """Send one request; return (status, {lower-name: value}, body)."""
+                 timeout=10.0, remote_addr="127.0.0.1"):
+    """Send one request; return (status, {lower-name: value}, body).
+    'address' is (host, port) or a Unix socket path; remote_addr=None
+    sends no REMOTE_ADDR."""
     path, _, query = uri.partition("?")
     params = {
         "REQUEST_METHOD": method, "REQUEST_URI": uri, "QUERY_STRING": query,
         "DOCUMENT_URI": path, "SCRIPT_NAME": path, "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1", "GATEWAY_INTERFACE": "CGI/1.1",
+        "GATEWAY_INTERFACE": "CGI/1.1",
         "CONTENT_LENGTH": str(len(body)) if body else "",
     }
+    if remote_addr is not None:
+        params["REMOTE_ADDR"] = remote_addr
     for k, v in (headers or {}).items():
         key = k.upper().replace("-", "_")
         if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):

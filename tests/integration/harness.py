@@ -39,7 +39,7 @@ API (other test files import this module; keep it stable):
                           timeout=10) -> returncode (SIGKILL after timeout),
                           .log() -> str, .events() -> [dict] (JSON lines)
   class Stack(front="nginx", workers=2, threads=16, env=None,
-              mode="pool", render=(), run_dir=None)
+              mode="pool", render=(), run_dir=None, port=None)
         The pool (build/omni-fcgi --listen unix:RUN/omni.sock, or with
         mode="spawn-fcgi" the binary under `spawn-fcgi -n -s SOCK`) and the
         front server rendered by scripts/render-front.py from the production
@@ -51,6 +51,8 @@ API (other test files import this module; keep it stable):
         OMNI_ENV=production without setting it).  'render' is extra
         render-front.py arguments, e.g. ("--set", "OMNI_FCGI_KEEPALIVE=2").
         OMNI_MAX_BODY in 'env' reaches both the pool and the front config.
+        'port' fixes the front's port (for a setting that names it, such
+        as INNGEST_SERVE_ORIGIN); otherwise a free one is chosen.
         Sizing: nginx renders 2 workers x keepalive 8, so workers x threads
         must exceed 16 (or pass a smaller OMNI_FCGI_KEEPALIVE in 'render').
         .start(timeout=30) -> self   waits until GET / answers 200 through
@@ -398,7 +400,8 @@ class Stack:
     """Omni pool + one front server on a free loopback port."""
 
     def __init__(self, front="nginx", workers=2, threads=16, env=None,
-                 mode="pool", render=(), run_dir=None, pool_args=()):
+                 mode="pool", render=(), run_dir=None, pool_args=(),
+                 port=None):
         if front not in FRONTS:
             raise ValueError("front must be one of %s" % (FRONTS,))
         if mode not in ("pool", "spawn-fcgi"):
@@ -420,6 +423,7 @@ class Stack:
                 and "OMNI_DEBUG_ROUTES" not in (env or {})):
             del self.env["OMNI_DEBUG_ROUTES"]  # production refuses them
         os.makedirs(self.env["OMNI_DATA_DIR"], exist_ok=True)
+        self.fixed_port = port
         self.port = None
         self.pool = None
         self.front_proc = None
@@ -437,8 +441,8 @@ class Stack:
     def start(self, timeout=30):
         try:
             self._start_pool(timeout)
-            for attempt in range(3):
-                self.port = free_port()
+            for attempt in range(1 if self.fixed_port else 3):
+                self.port = self.fixed_port or free_port()
                 self._render()
                 self._start_front()
                 try:

@@ -98,7 +98,10 @@ class InngestMixin:
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = harness.Stack(front=cls.FRONT, env=dict({
+        port = harness.free_port()
+        # Cloud mode takes the sync URL from configuration only.
+        cls.stack = harness.Stack(front=cls.FRONT, port=port, env=dict({
+            "INNGEST_SERVE_ORIGIN": "http://127.0.0.1:%d" % port,
             "INNGEST_DEV": "0",
             "INNGEST_SIGNING_KEY": KEY,
             "INNGEST_SIGNING_KEY_FALLBACK": FALLBACK,

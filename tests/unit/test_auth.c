@@ -23,6 +23,8 @@
 #define SECRET "test-secret-0123456789abcdef0123456789"
 #define NOW ((time_t)1800000000)
 #define HS256 "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
+/* An exp ten minutes after NOW: every accepted token needs one. */
+#define EXP_OK "\"exp\":1800000600"
 
 /* jwt.io's HS256 example, secret "your-256-bit-secret". */
 static const char jwtio_token[] =
@@ -133,15 +135,17 @@ setup(void **state)
 
 /* ---- published vectors -------------------------------------------- */
 
+/* Its signature verifies, but it has no exp: such a token would be
+ * valid forever, so it is refused. */
 static void
-test_jwtio_example_verifies(void **state)
+test_jwtio_example_refused_without_exp(void **state)
 {
 	(void)state;
 	char h[512];
 	snprintf(h, sizeof(h), "Bearer %s", jwtio_token);
 	assert_int_equal(auth_verify_bearer("your-256-bit-secret", h, NOW, sub,
-	    sizeof(sub)), AUTH_OK);
-	assert_string_equal(sub, "1234567890");
+	    sizeof(sub)), AUTH_NO_EXPIRY);
+	assert_string_equal(sub, "");
 }
 
 static void
@@ -204,7 +208,7 @@ static void
 test_scheme_case_and_spacing_tolerated(void **state)
 {
 	(void)state;
-	char *h = make_bearer(HS256, "{\"sub\":\"alice\"}", SECRET);
+	char *h = make_bearer(HS256, "{\"sub\":\"alice\"," EXP_OK "}", SECRET);
 	char buf[512];
 	snprintf(buf, sizeof(buf), "  bEaReR \t %s  ", h + 7);
 	assert_int_equal(verify_text(buf), AUTH_OK);
@@ -269,9 +273,10 @@ test_non_canonical_base64url_rejected(void **state)
 	(void)state;
 	char h64[64] = "";
 	b64url_append(h64, HS256, strlen(HS256));
-	/* "{}" is e30; e31 decodes to the same bytes with stray low bits. */
+	/* "{}" is e30; e31 decodes to the same bytes with stray low bits.
+	 * "{}" decodes and parses, and then lacks an exp. */
 	char *h = sign_encoded(h64, "e30", SECRET);
-	assert_int_equal(verify_text(h), AUTH_OK);
+	assert_int_equal(verify_text(h), AUTH_NO_EXPIRY);
 	free(h);
 	h = sign_encoded(h64, "e31", SECRET);
 	assert_int_equal(verify_text(h), AUTH_MALFORMED);
@@ -292,7 +297,8 @@ test_token_too_long(void **state)
 {
 	(void)state;
 	char payload[AUTH_TOKEN_MAX];
-	int n = snprintf(payload, sizeof(payload), "{\"sub\":\"u\",\"pad\":\"");
+	int n = snprintf(payload, sizeof(payload),
+	    "{\"sub\":\"u\"," EXP_OK ",\"pad\":\"");
 	memset(payload + n, 'a', 6200 - (size_t)n);
 	strcpy(payload + 6200, "\"}");
 	char *h = make_bearer(HS256, payload, SECRET);
@@ -438,7 +444,7 @@ test_expired(void **state)
 	assert_int_equal(verify_claims(p), AUTH_EXPIRED);
 	snprintf(p, sizeof(p), "{\"exp\":%lld}", (long long)NOW - AUTH_LEEWAY + 1);
 	assert_int_equal(verify_claims(p), AUTH_OK);
-	snprintf(p, sizeof(p), "{\"exp\":%lld.5}", (long long)NOW - 3600);
+	snprintf(p, sizeof(p), "{\"exp\":%lld}", (long long)NOW - 3600);
 	assert_int_equal(verify_claims(p), AUTH_EXPIRED);
 }
 
@@ -447,9 +453,11 @@ test_not_yet_valid(void **state)
 {
 	(void)state;
 	char p[64];
-	snprintf(p, sizeof(p), "{\"nbf\":%lld}", (long long)NOW + AUTH_LEEWAY + 1);
+	snprintf(p, sizeof(p), "{" EXP_OK ",\"nbf\":%lld}",
+	    (long long)NOW + AUTH_LEEWAY + 1);
 	assert_int_equal(verify_claims(p), AUTH_NOT_YET);
-	snprintf(p, sizeof(p), "{\"nbf\":%lld}", (long long)NOW + AUTH_LEEWAY);
+	snprintf(p, sizeof(p), "{" EXP_OK ",\"nbf\":%lld}",
+	    (long long)NOW + AUTH_LEEWAY);
 	assert_int_equal(verify_claims(p), AUTH_OK);
 }
 
@@ -458,8 +466,10 @@ test_claims_of_wrong_type(void **state)
 {
 	(void)state;
 	assert_int_equal(verify_claims("{\"exp\":\"1900000000\"}"), AUTH_MALFORMED);
-	assert_int_equal(verify_claims("{\"nbf\":null}"), AUTH_MALFORMED);
-	assert_int_equal(verify_claims("{\"sub\":42}"), AUTH_MALFORMED);
+	assert_int_equal(verify_claims("{" EXP_OK ",\"nbf\":null}"),
+	    AUTH_MALFORMED);
+	assert_int_equal(verify_claims("{" EXP_OK ",\"sub\":42}"),
+	    AUTH_MALFORMED);
 	assert_int_equal(verify_claims("[1,2]"), AUTH_MALFORMED);
 }
 
@@ -468,12 +478,93 @@ test_sub_too_long_for_buffer(void **state)
 {
 	(void)state;
 	char small[4];
-	char *h = make_bearer(HS256, "{\"sub\":\"abcd\"}", SECRET);
+	char *h = make_bearer(HS256, "{\"sub\":\"abcd\"," EXP_OK "}", SECRET);
 	assert_int_equal(auth_verify_bearer(SECRET, h, NOW, small, sizeof(small)),
 	    AUTH_MALFORMED);
 	assert_string_equal(small, "");
 	assert_int_equal(auth_verify_bearer(SECRET, h, NOW, NULL, 0), AUTH_OK);
 	free(h);
+}
+
+
+/* A token without exp would be valid forever. */
+static void
+test_exp_required(void **state)
+{
+	(void)state;
+	assert_int_equal(verify_claims("{\"sub\":\"u\"}"), AUTH_NO_EXPIRY);
+	assert_string_equal(sub, "");
+	assert_int_equal(verify_claims("{\"sub\":\"u\",\"nbf\":1}"),
+	    AUTH_NO_EXPIRY);
+	assert_int_equal(verify_claims("{\"sub\":\"u\",\"exp\":null}"),
+	    AUTH_MALFORMED);
+}
+
+/* exp, nbf and iat are JSON integers: no NaN (which never compares as
+ * expired), no fraction, no string, nothing json-c would saturate. */
+static void
+test_time_claims_must_be_integers(void **state)
+{
+	static const char *bad[] = {
+		"{\"exp\":NaN}",
+		"{\"exp\":Infinity}",
+		"{\"exp\":-Infinity}",
+		"{\"exp\":1800000600.0}",
+		"{\"exp\":1.8000006e9}",
+		"{\"exp\":1e400}",
+		"{\"exp\":9223372036854775808}",
+		"{\"exp\":18446744073709551616}",
+		"{\"exp\":\"1800000600\"}",
+		"{\"exp\":true}",
+		"{" EXP_OK ",\"nbf\":1.5}",
+		"{" EXP_OK ",\"nbf\":\"0\"}",
+		"{" EXP_OK ",\"iat\":1.5}",
+		"{" EXP_OK ",\"iat\":\"now\"}",
+		"{" EXP_OK ",\"iat\":NaN}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		enum auth_err e = verify_claims(bad[i]);
+		if (e != AUTH_MALFORMED)
+			print_error("payload %s: got %d\n", bad[i], e);
+		assert_int_equal(e, AUTH_MALFORMED);
+	}
+	assert_int_equal(verify_claims("{\"sub\":\"u\"," EXP_OK
+	    ",\"nbf\":1,\"iat\":1799999999}"), AUTH_OK);
+	assert_int_equal(verify_claims("{\"sub\":\"u\","
+	    "\"exp\":9223372036854775807}"), AUTH_OK);
+	assert_int_equal(verify_claims("{\"exp\":-9223372036854775808}"),
+	    AUTH_EXPIRED);
+}
+
+/* The subject names the user whose sandbox the request reaches: a NUL
+ * would cut it short ("alice\u0000bob" read as "alice"), a control
+ * character would forge a log line, an empty one names nobody. */
+static void
+test_sub_with_nul_or_control_refused(void **state)
+{
+	static const char *bad[] = {
+		"{" EXP_OK ",\"sub\":\"alice\\u0000bob\"}",
+		"{" EXP_OK ",\"sub\":\"alice\\nbob\"}",
+		"{" EXP_OK ",\"sub\":\"alice\\u001b[1m\"}",
+		"{" EXP_OK ",\"sub\":\"alice\\u007f\"}",
+		"{" EXP_OK ",\"sub\":\"\"}",
+		"{" EXP_OK ",\"sub\":\"\\ud800\"}",
+		"{" EXP_OK ",\"sub\":\"\xc0\xaf\"}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		enum auth_err e = verify_claims(bad[i]);
+		if (e != AUTH_MALFORMED)
+			print_error("payload %s: got %d\n", bad[i], e);
+		assert_int_equal(e, AUTH_MALFORMED);
+		assert_string_equal(sub, "");
+	}
+	assert_int_equal(verify_claims("{" EXP_OK ",\"sub\":\"j\\u00f6rg\"}"),
+	    AUTH_OK);
+	assert_string_equal(sub, "j\xc3\xb6rg");
 }
 
 static void
@@ -492,7 +583,7 @@ main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
 	const struct CMUnitTest tests[] = {
-		T(test_jwtio_example_verifies),
+		T(test_jwtio_example_refused_without_exp),
 		T(test_jwtio_example_wrong_secret),
 		T(test_rfc7515_example_verifies_before_exp),
 		T(test_rfc7515_example_expiry_leeway),
@@ -517,6 +608,9 @@ main(void)
 		T(test_not_yet_valid),
 		T(test_claims_of_wrong_type),
 		T(test_sub_too_long_for_buffer),
+		T(test_exp_required),
+		T(test_time_claims_must_be_integers),
+		T(test_sub_with_nul_or_control_refused),
 		T(test_strerror),
 	};
 	return cmocka_run_group_tests_name("auth", tests, NULL, NULL);

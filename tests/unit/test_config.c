@@ -38,7 +38,11 @@ static const char *const all_names[] = {
 
 #define JWT_OK "0123456789abcdef0123456789abcdef-jwt"
 #define DAYTONA_KEY "dtn_live_key_4f9a8b7c"
-#define SIGN_KEY "signkey-prod-0a1b2c3d4e5f"
+/* The shape Inngest issues: signkey-<env>- and 64 hex digits (32 bytes). */
+#define HEX64 "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
+#define SIGN_KEY "signkey-prod-" HEX64
+#define SIGN_KEY_OLD "signkey-prod-" \
+    "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
 #define EVENT_KEY "event-key-77aa"
 
 static char tmpdir[64];
@@ -182,6 +186,7 @@ set_staging(void)
 	setenv("OMNI_ENV", "staging", 1);
 	setenv("JWT_SECRET", JWT_OK, 1);
 	setenv("INNGEST_SIGNING_KEY", SIGN_KEY, 1);
+	setenv("INNGEST_SERVE_ORIGIN", "https://staging.example.com", 1);
 }
 
 #define assert_err_prefix(prefix) \
@@ -253,9 +258,8 @@ static void
 test_env_name_is_case_insensitive(void **state)
 {
 	(void)state;
+	set_staging();
 	setenv("OMNI_ENV", "Staging", 1);
-	setenv("JWT_SECRET", JWT_OK, 1);
-	setenv("INNGEST_DEV", "1", 1);
 	assert_int_equal(load(NULL), CFG_OK);
 	assert_int_equal(cfg.env, CFG_ENV_STAGING);
 }
@@ -513,7 +517,9 @@ test_url_trailing_slash_removed(void **state)
 	(void)state;
 	setenv("DAYTONA_API_URL", "http://127.0.0.1:9000/api//", 1);
 	setenv("INNGEST_BASE_URL", "HTTPS://inngest.example.com/", 1);
+	setenv("INNGEST_SERVE_ORIGIN", "http://127.0.0.1:8080/", 1);
 	assert_int_equal(load(NULL), CFG_OK);
+	assert_string_equal(cfg.inngest_serve_origin, "http://127.0.0.1:8080");
 	assert_string_equal(cfg.daytona_api_url, "http://127.0.0.1:9000/api");
 	assert_string_equal(cfg.inngest_base_url, "HTTPS://inngest.example.com");
 }
@@ -522,6 +528,8 @@ static void
 test_inngest_dev_values(void **state)
 {
 	(void)state;
+	/* "0" is cloud mode, which needs it. */
+	setenv("INNGEST_SERVE_ORIGIN", "http://127.0.0.1:8080", 1);
 	setenv("INNGEST_DEV", "true", 1);
 	assert_int_equal(load(NULL), CFG_OK);
 	assert_string_equal(cfg.inngest_dev, "1");
@@ -612,6 +620,7 @@ static void
 test_signing_key_shape_checked_and_hidden(void **state)
 {
 	(void)state;
+	setenv("INNGEST_SERVE_ORIGIN", "http://127.0.0.1:8080", 1);
 	setenv("INNGEST_SIGNING_KEY", "signkey-prod-nothex!", 1);
 	assert_int_equal(load(NULL), CFG_EINVAL);
 	assert_err_prefix("INNGEST_SIGNING_KEY: ");
@@ -893,38 +902,288 @@ test_staging_refuses_star_origins(void **state)
 }
 
 static void
-test_staging_signing_key_unless_dev(void **state)
+test_staging_requires_signing_key(void **state)
 {
 	(void)state;
 	set_staging();
 	unsetenv("INNGEST_SIGNING_KEY");
 	assert_int_equal(load(NULL), CFG_EMISSING);
-	assert_err_prefix("INNGEST_SIGNING_KEY: required in staging");
+	assert_string_equal(errbuf, "INNGEST_SIGNING_KEY: required in staging");
+	/* Dev mode no longer stands in for a key: it is refused itself. */
 	setenv("INNGEST_DEV", "1", 1);
-	assert_int_equal(load(NULL), CFG_OK);
+	assert_int_equal(load(NULL), CFG_ECONFLICT);
+	assert_err_prefix("INNGEST_DEV: ");
 }
 
 static void
-test_staging_allows_local_provider_and_debug(void **state)
+test_staging_allows_local_provider(void **state)
 {
 	(void)state;
 	set_staging();
 	setenv("SANDBOX_PROVIDER", "local", 1);
-	setenv("OMNI_DEBUG_ROUTES", "1", 1);
 	assert_int_equal(load(NULL), CFG_OK);
 	assert_int_equal(cfg.provider, CFG_PROVIDER_LOCAL);
-	assert_int_equal(cfg.debug_routes, 1);
+	assert_int_equal(cfg.debug_routes, 0);
+	assert_int_equal(cfg.local_unsandboxed, 0);
 }
 
 static void
-test_production_allows_auth_none_explicitly(void **state)
+test_staging_refuses_debug_routes(void **state)
+{
+	(void)state;
+	set_staging();
+	setenv("OMNI_DEBUG_ROUTES", "1", 1);
+	assert_int_equal(load(NULL), CFG_ECONFLICT);
+	assert_string_equal(errbuf, "OMNI_DEBUG_ROUTES: not allowed in staging "
+	    "(development only)");
+	setenv("OMNI_DEBUG_ROUTES", "0", 1);
+	assert_int_equal(load(NULL), CFG_OK);
+	assert_int_equal(cfg.debug_routes, 0);
+}
+
+static void
+test_staging_refuses_unsandboxed(void **state)
+{
+	(void)state;
+	set_staging();
+	setenv("OMNI_LOCAL_UNSANDBOXED", "1", 1);
+	assert_int_equal(load(NULL), CFG_ECONFLICT);
+	assert_string_equal(errbuf, "OMNI_LOCAL_UNSANDBOXED: not allowed in "
+	    "staging (development only)");
+	setenv("OMNI_LOCAL_UNSANDBOXED", "0", 1);
+	assert_int_equal(load(NULL), CFG_OK);
+}
+
+static void
+test_staging_refuses_inngest_dev(void **state)
+{
+	(void)state;
+	static const char *const on[] = {
+		"1", "true", "http://127.0.0.1:8288",
+	};
+	set_staging();
+	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		setenv("INNGEST_DEV", on[i], 1);
+		assert_int_equal(load(NULL), CFG_ECONFLICT);
+		assert_err_prefix("INNGEST_DEV: dev mode is not allowed in "
+		    "staging");
+	}
+	setenv("INNGEST_DEV", "0", 1);
+	assert_int_equal(load(NULL), CFG_OK);
+	assert_string_equal(cfg.inngest_dev, "0");
+}
+
+static void
+test_staging_requires_serve_origin(void **state)
+{
+	(void)state;
+	set_staging();
+	unsetenv("INNGEST_SERVE_ORIGIN");
+	assert_int_equal(load(NULL), CFG_EMISSING);
+	assert_err_prefix("INNGEST_SERVE_ORIGIN: required in staging");
+}
+
+/* Staging keeps the key shapes of every profile: the length rule is
+ * production's (a staging environment may use a test key). */
+static void
+test_staging_accepts_short_signing_key(void **state)
+{
+	(void)state;
+	set_staging();
+	setenv("INNGEST_SIGNING_KEY", "signkey-test-00ff", 1);
+	assert_int_equal(load(NULL), CFG_OK);
+}
+
+static void
+test_development_allows_debug_unsandboxed_and_dev_mode(void **state)
+{
+	(void)state;
+	setenv("OMNI_DEBUG_ROUTES", "1", 1);
+	setenv("OMNI_LOCAL_UNSANDBOXED", "1", 1);
+	setenv("INNGEST_DEV", "1", 1);
+	assert_int_equal(load(NULL), CFG_OK);
+	assert_int_equal(cfg.debug_routes, 1);
+	assert_int_equal(cfg.local_unsandboxed, 1);
+	assert_string_equal(cfg.inngest_dev, "1");
+	assert_null(cfg.inngest_serve_origin); /* dev mode: not needed */
+}
+
+/* Cloud mode in development syncs like production: each of these asks
+ * for it, and each needs the serve origin. */
+static void
+test_development_cloud_mode_requires_serve_origin(void **state)
+{
+	(void)state;
+	static const char *const cloud[][2] = {
+		{"INNGEST_DEV", "0"},
+		{"INNGEST_SIGNING_KEY", "signkey-test-00ff"},
+		{"INNGEST_BASE_URL", "http://127.0.0.1:8288"},
+		{"INNGEST_API_ORIGIN", "http://127.0.0.1:8288"},
+	};
+	for (size_t i = 0; i < sizeof(cloud) / sizeof(cloud[0]); i++) {
+		clear_env();
+		setenv(cloud[i][0], cloud[i][1], 1);
+		assert_int_equal(load(NULL), CFG_EMISSING);
+		assert_err_prefix("INNGEST_SERVE_ORIGIN: required in cloud mode");
+		setenv("INNGEST_SERVE_ORIGIN", "http://127.0.0.1:8080", 1);
+		assert_int_equal(load(NULL), CFG_OK);
+	}
+	/* Dev mode takes the place of the serve origin ... */
+	clear_env();
+	setenv("INNGEST_SIGNING_KEY", "signkey-test-00ff", 1);
+	setenv("INNGEST_DEV", "http://127.0.0.1:8288", 1);
+	assert_int_equal(load(NULL), CFG_OK);
+	/* ... and with no Inngest setting at all there is nothing to sync
+	 * with: development starts (test_development_defaults). */
+	clear_env();
+	assert_int_equal(load(NULL), CFG_OK);
+	assert_null(cfg.inngest_serve_origin);
+}
+
+static void
+test_production_refuses_auth_none(void **state)
 {
 	(void)state;
 	set_production();
 	unsetenv("JWT_SECRET");
 	setenv("OMNI_AUTH", "none", 1);
+	assert_int_equal(load(NULL), CFG_ECONFLICT);
+	assert_err_prefix("OMNI_AUTH: 'none' is not allowed in production");
+	assert_null(strchr(errbuf, '\n'));
+	/* The other spelling of the same value. */
+	setenv("OMNI_AUTH", "NONE", 1);
+	assert_int_equal(load(NULL), CFG_ECONFLICT);
+	setenv("OMNI_AUTH", "jwt", 1);
+	setenv("JWT_SECRET", JWT_OK, 1);
+	assert_int_equal(load(NULL), CFG_OK);
+	assert_int_equal(cfg.auth, CFG_AUTH_JWT);
+}
+
+/* Staging keeps OMNI_AUTH=none: the rule is production's. */
+static void
+test_staging_allows_auth_none(void **state)
+{
+	(void)state;
+	set_staging();
+	setenv("OMNI_AUTH", "none", 1);
 	assert_int_equal(load(NULL), CFG_OK);
 	assert_int_equal(cfg.auth, CFG_AUTH_NONE);
+}
+
+static const char *const prod_url_vars[] = {
+	"DAYTONA_API_URL", "INNGEST_BASE_URL", "INNGEST_API_ORIGIN",
+	"INNGEST_EVENT_API_ORIGIN", "INNGEST_SERVE_ORIGIN",
+};
+
+static void
+test_production_refuses_plain_http_urls(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"http://api.example.com",
+		"http://127.0.0.1.attacker.com",   /* a name, not 127.0.0.1 */
+		"http://localhost.attacker.com:8288",
+		"http://10.0.0.5:8288",
+		"http://[::2]:8288",
+		"http://127.1:8288",               /* not a full dotted quad */
+	};
+	char want[128];
+	for (size_t v = 0; v < sizeof(prod_url_vars) / sizeof(prod_url_vars[0]);
+	    v++) {
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			clear_env();
+			set_production();
+			setenv(prod_url_vars[v], bad[i], 1);
+			assert_int_equal(load(NULL), CFG_ECONFLICT);
+			snprintf(want, sizeof(want), "%s: must be an https:// "
+			    "URL in production", prod_url_vars[v]);
+			assert_err_prefix(want);
+			/* The URL is public: echoed so the operator sees it. */
+			assert_non_null(strstr(errbuf, bad[i]));
+		}
+	}
+}
+
+static void
+test_production_accepts_https_and_loopback_http(void **state)
+{
+	(void)state;
+	static const char *const good[] = {
+		"https://api.example.com", "HTTPS://inn.gs",
+		"http://127.0.0.1:8288", "http://127.9.8.7", "http://localhost",
+		"http://LOCALHOST:8288/api", "http://[::1]:8288",
+	};
+	for (size_t v = 0; v < sizeof(prod_url_vars) / sizeof(prod_url_vars[0]);
+	    v++) {
+		for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+			clear_env();
+			set_production();
+			setenv(prod_url_vars[v], good[i], 1);
+			assert_int_equal(load(NULL), CFG_OK);
+		}
+	}
+}
+
+/* The same URLs are fine outside production (a local dev server). */
+static void
+test_plain_http_urls_allowed_outside_production(void **state)
+{
+	(void)state;
+	for (size_t v = 0; v < sizeof(prod_url_vars) / sizeof(prod_url_vars[0]);
+	    v++) {
+		set_staging();
+		setenv(prod_url_vars[v], "http://inngest.internal:8288", 1);
+		assert_int_equal(load(NULL), CFG_OK);
+		clear_env();
+	}
+}
+
+static void
+test_production_refuses_short_signing_keys(void **state)
+{
+	(void)state;
+	static const char *const weak[] = {
+		"signkey-prod-00",                      /* the reported one */
+		"signkey-prod-0a1b2c3d4e5f",
+		/* 62 hex digits: one byte short */
+		("signkey-prod-0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f"
+		    "60718293a4b5c6d7e8"),
+		"0a1b2c3d4e5f",                         /* bare, short */
+	};
+	for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+		set_production();
+		setenv("INNGEST_SIGNING_KEY", weak[i], 1);
+		assert_int_equal(load(NULL), CFG_ECONFLICT);
+		assert_err_prefix("INNGEST_SIGNING_KEY: must be a real Inngest "
+		    "signing key in production");
+		assert_non_null(strstr(errbuf, "(value hidden)"));
+		assert_null(strstr(errbuf, weak[i]));
+		/* The fallback is held to the same rule. */
+		set_production();
+		setenv("INNGEST_SIGNING_KEY_FALLBACK", weak[i], 1);
+		assert_int_equal(load(NULL), CFG_ECONFLICT);
+		assert_err_prefix("INNGEST_SIGNING_KEY_FALLBACK: must be a real "
+		    "Inngest signing key in production");
+		assert_null(strstr(errbuf, weak[i]));
+		unsetenv("INNGEST_SIGNING_KEY_FALLBACK");
+	}
+}
+
+static void
+test_production_accepts_real_signing_keys(void **state)
+{
+	(void)state;
+	set_production();
+	setenv("INNGEST_SIGNING_KEY_FALLBACK", SIGN_KEY_OLD, 1);
+	assert_int_equal(load(NULL), CFG_OK);
+	assert_string_equal(cfg.inngest_signing_key_fallback, SIGN_KEY_OLD);
+	/* Bare hex (no prefix), and upper case, of the same length. */
+	setenv("INNGEST_SIGNING_KEY", HEX64, 1);
+	setenv("INNGEST_SIGNING_KEY_FALLBACK",
+	    "FFEEDDCCBBAA99887766554433221100FFEEDDCCBBAA99887766554433221100",
+	    1);
+	assert_int_equal(load(NULL), CFG_OK);
+	assert_string_equal(cfg.inngest_signing_key, HEX64);
 }
 
 /* ---- unknown variables ------------------------------------------ */
@@ -1183,9 +1442,22 @@ main(void)
 		T(test_production_refuses_unsandboxed),
 		T(test_production_refuses_star_origins),
 		T(test_staging_refuses_star_origins),
-		T(test_staging_signing_key_unless_dev),
-		T(test_staging_allows_local_provider_and_debug),
-		T(test_production_allows_auth_none_explicitly),
+		T(test_staging_requires_signing_key),
+		T(test_staging_allows_local_provider),
+		T(test_staging_refuses_debug_routes),
+		T(test_staging_refuses_unsandboxed),
+		T(test_staging_refuses_inngest_dev),
+		T(test_staging_requires_serve_origin),
+		T(test_staging_accepts_short_signing_key),
+		T(test_development_allows_debug_unsandboxed_and_dev_mode),
+		T(test_development_cloud_mode_requires_serve_origin),
+		T(test_production_refuses_auth_none),
+		T(test_staging_allows_auth_none),
+		T(test_production_refuses_plain_http_urls),
+		T(test_production_accepts_https_and_loopback_http),
+		T(test_plain_http_urls_allowed_outside_production),
+		T(test_production_refuses_short_signing_keys),
+		T(test_production_accepts_real_signing_keys),
 		T(test_unknown_omni_variable_warns),
 		T(test_unknown_omni_variable_in_env_file_warns),
 		T(test_known_variable_does_not_warn),

@@ -412,6 +412,103 @@ test_inngest_dev_refused(void **state)
 	assert_non_null(cfgval_check_inngest_dev(NULL));
 }
 
+/* ---- production gates ------------------------------------------------ */
+
+/* 64 hex digits: the secret part of a real Inngest signing key. */
+#define HEX62 "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8"
+#define HEX64 HEX62 "f9"
+#define HEX64_UPPER \
+    "0A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5F60718293A4B5C6D7E8F9"
+
+static void
+test_url_loopback_hosts(void **state)
+{
+	(void)state;
+	static const char *const loop[] = {
+		"http://localhost", "http://LocalHost:8288", "http://localhost/x",
+		"https://localhost?q=1", "http://127.0.0.1", "http://127.0.0.1:1",
+		"http://127.255.255.254:65535/api", "http://[::1]",
+		"http://[::1]:8288/", "http://[0:0:0:0:0:0:0:1]#f",
+	};
+	static const char *const other[] = {
+		"http://127.0.0.1.attacker.com", "http://127.0.0.1.attacker.com:80",
+		"http://localhost.attacker.com", "http://attacker.com/127.0.0.1",
+		"http://attacker.com?h=localhost", "http://127.1", "http://0x7f.0.0.1",
+		"http://2130706433", "http://0177.0.0.1", "http://128.0.0.1",
+		"http://10.0.0.1", "http://[::2]", "http://[::ffff:127.0.0.1]",
+		"http://[::1%25lo]", "http://[::1", "http://::1",
+		"http://localhost:", "http://localhost:0", "http://localhost:65536",
+		"http://localhost:80x", "http://localhost:123456",
+		"http://localhost.", "http://user@localhost", "localhost",
+		"ftp://localhost", "http://[::1]x",
+	};
+	for (size_t i = 0; i < sizeof(loop) / sizeof(loop[0]); i++)
+		if (!cfgval_url_is_loopback(loop[i]))
+			fail_msg("not taken for loopback: %s", loop[i]);
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		if (cfgval_url_is_loopback(other[i]))
+			fail_msg("taken for loopback: %s", other[i]);
+	assert_int_equal(cfgval_url_is_loopback(NULL), 0);
+}
+
+static void
+test_prod_url_needs_https_or_loopback(void **state)
+{
+	(void)state;
+	static const char *const ok[] = {
+		"https://api.inngest.com", "HTTPS://inn.gs/e", "https://10.0.0.1",
+		"http://127.0.0.1:8288", "http://localhost", "http://[::1]:9",
+	};
+	static const char *const bad[] = {
+		"http://api.inngest.com", "HTTP://app.daytona.io/api",
+		"http://127.0.0.1.attacker.com", "http://10.0.0.1:8288",
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_null(cfgval_prod_url_problem(ok[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_string_equal(cfgval_prod_url_problem(bad[i]),
+		    "must be an https:// URL in production (http:// only to "
+		    "localhost, 127.0.0.0/8 or [::1]): keys and run data would "
+		    "cross the network in clear text");
+	assert_non_null(cfgval_prod_url_problem(NULL));
+}
+
+static void
+test_prod_signing_key_length(void **state)
+{
+	(void)state;
+	char key[160];
+	static const char *const ok[] = {
+		("signkey-prod-" HEX64),
+		("signkey-branch-" HEX64_UPPER),
+		HEX64,
+		("signkey-prod-" HEX64 "00"), /* a floor, not an exact length */
+	};
+	static const char *const bad[] = {
+		"signkey-prod-00", "signkey-prod-0a1b2c3d4e5f", "deadbeef",
+		("signkey-prod-" HEX62),       /* one byte short */
+		("signkey-prod-" HEX62 "g9"),  /* 64 digits, one not hex */
+		"signkey-prod-", "",
+	};
+	assert_int_equal(CFGVAL_SIGNING_KEY_PROD_HEX, 64);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_null(cfgval_prod_signing_key_problem(ok[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_string_equal(cfgval_prod_signing_key_problem(bad[i]),
+		    "must be a real Inngest signing key in production: "
+		    "signkey-<env>- and at least 64 hex digits (32 bytes)");
+	assert_string_equal(cfgval_prod_signing_key_problem("signkey--00"),
+	    "must look like signkey-<env>-<hex>");
+	assert_non_null(cfgval_prod_signing_key_problem(NULL));
+	/* Exactly at the floor, built here so the count is not by eye. */
+	memcpy(key, "signkey-prod-", 13);
+	memset(key + 13, 'a', 64);
+	key[13 + 64] = '\0';
+	assert_null(cfgval_prod_signing_key_problem(key));
+	key[13 + 63] = '\0';
+	assert_non_null(cfgval_prod_signing_key_problem(key));
+}
+
 int
 main(void)
 {
@@ -437,6 +534,9 @@ main(void)
 		cmocka_unit_test(test_jwt_secret_length),
 		cmocka_unit_test(test_inngest_dev_normalised),
 		cmocka_unit_test(test_inngest_dev_refused),
+		cmocka_unit_test(test_url_loopback_hosts),
+		cmocka_unit_test(test_prod_url_needs_https_or_loopback),
+		cmocka_unit_test(test_prod_signing_key_length),
 	};
 	return cmocka_run_group_tests_name("config_values", tests, NULL, NULL);
 }

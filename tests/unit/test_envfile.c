@@ -43,7 +43,8 @@ static const char *const all_names[] = {
 
 #define JWT_OK "0123456789abcdef0123456789abcdef-jwt"
 #define DAYTONA_KEY "dtn_live_key_4f9a8b7c"
-#define SIGN_KEY "signkey-prod-0a1b2c3d4e5f"
+#define SIGN_KEY "signkey-prod-" \
+    "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
 #define EVENT_KEY "event-key-77aa"
 
 static char tmpdir[64];

@@ -169,6 +169,84 @@ test_parse_nan_and_infinity_refused(void **state)
 	expect("{\"a\":-Infinity}", JSON_ESYNTAX);
 }
 
+/* Bytes that are not UTF-8 (RFC 3629) are refused, not passed on to a
+ * sandbox or a log: overlong forms, encoded surrogates, past U+10FFFF,
+ * a lone continuation byte, a sequence cut short. */
+static void
+test_parse_invalid_utf8_refused(void **state)
+{
+	static const char *bad[] = {
+		"{\"a\":\"\xc0\xaf\"}",         /* overlong '/' */
+		"{\"a\":\"\xe0\x80\xaf\"}",     /* overlong, 3 bytes */
+		"{\"a\":\"\xed\xa0\x80\"}",     /* U+D800 encoded */
+		"{\"a\":\"\xf4\x90\x80\x80\"}", /* U+110000 */
+		"{\"a\":\"\x80\"}",             /* lone continuation */
+		"{\"a\":\"\xe2\x82\"}",         /* truncated euro sign */
+		"{\"a\":\"\xe2\x82",            /* truncated at the end */
+		"{\"a\":\"\xff\"}",
+		"{\"\xc0\xaf\":1}",             /* in a key too */
+	};
+	char why[160];
+	struct json_object *o;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect(bad[i], JSON_ESYNTAX);
+	assert_int_equal(json_parse_object(bad[2], strlen(bad[2]), &o, why,
+	    sizeof(why)), JSON_ESYNTAX);
+	assert_string_equal(why, "invalid UTF-8 at byte 6");
+}
+
+static void
+test_parse_valid_utf8_ok(void **state)
+{
+	(void)state;
+	expect("{\"a\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}", JSON_OK);
+	expect("{\"a\":\"\xed\x9f\xbf\xee\x80\x80\xf4\x8f\xbf\xbf\"}",
+	    JSON_OK); /* U+D7FF, U+E000, U+10FFFF */
+}
+
+/* A \u escape may not leave a surrogate unpaired: json-c would turn it
+ * into U+FFFD, and the text would no longer be what the client sent. */
+static void
+test_parse_unpaired_surrogate_escape_refused(void **state)
+{
+	(void)state;
+	expect("{\"a\":\"\\ud800\"}", JSON_ESYNTAX);
+	expect("{\"a\":\"\\ud800x\"}", JSON_ESYNTAX);
+	expect("{\"a\":\"\\udc00\"}", JSON_ESYNTAX);
+	expect("{\"a\":\"\\ud800\\u0041\"}", JSON_ESYNTAX);
+	expect("{\"a\":\"\\ud800\\ud800\"}", JSON_ESYNTAX);
+	expect("{\"a\":\"\\ud83d\\ude00\"}", JSON_OK);
+	expect("{\"a\":\"\\\\ud800\"}", JSON_OK); /* an escaped backslash */
+}
+
+/* Integers must fit in int64: json-c saturates the others, so 2^64
+ * would read as 2^63 - 1 without a word. */
+static void
+test_parse_integer_overflow_refused(void **state)
+{
+	struct json_object *o;
+	char why[160];
+
+	(void)state;
+	expect("{\"a\":18446744073709551616}", JSON_ESYNTAX); /* 2^64 */
+	expect("{\"a\":9223372036854775808}", JSON_ESYNTAX);  /* 2^63 */
+	expect("{\"a\":-9223372036854775809}", JSON_ESYNTAX); /* -2^63-1 */
+	expect("{\"a\":[1,99999999999999999999999]}", JSON_ESYNTAX);
+	assert_int_equal(json_parse_object("{\"a\":9223372036854775808}", 25,
+	    &o, why, sizeof(why)), JSON_ESYNTAX);
+	assert_string_equal(why, "integer out of range at byte 5");
+	/* the bounds themselves, and numbers that are not integers */
+	assert_int_equal(parse("{\"a\":9223372036854775807,"
+	    "\"b\":-9223372036854775808,\"c\":1e300,\"d\":0.5}", &o), JSON_OK);
+	assert_true(json_object_get_int64(json_object_object_get(o, "a")) ==
+	    INT64_MAX);
+	assert_true(json_object_get_int64(json_object_object_get(o, "b")) ==
+	    INT64_MIN);
+	json_object_put(o);
+}
+
 static void
 test_parse_array_is_not_object(void **state)
 {
@@ -473,6 +551,10 @@ main(void)
 		cmocka_unit_test(test_parse_object_ok),
 		cmocka_unit_test(test_parse_surrounding_whitespace_ok),
 		cmocka_unit_test(test_parse_trailing_garbage_refused),
+		cmocka_unit_test(test_parse_invalid_utf8_refused),
+		cmocka_unit_test(test_parse_valid_utf8_ok),
+		cmocka_unit_test(test_parse_unpaired_surrogate_escape_refused),
+		cmocka_unit_test(test_parse_integer_overflow_refused),
 		cmocka_unit_test(test_parse_nul_byte_refused),
 		cmocka_unit_test(test_parse_empty_refused),
 		cmocka_unit_test(test_parse_truncated_refused),
