@@ -19,8 +19,12 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       libfcgi0ldbl libcurl4 libjson-c5 libssl3 ca-certificates bubblewrap \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home /var/lib/omni --create-home omni
+ && useradd --system --home /var/lib/omni --create-home omni \
+ && useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin omni-sandbox
 COPY --from=build /src/build/omni-fcgi /usr/local/bin/omni-fcgi
+# Unprivileged, Omni runs local sandbox commands as itself; omni-sandbox
+# (OMNI_SANDBOX_USER) is the user they drop to if the image is run as root.
 USER omni
 ENV OMNI_DATA_DIR=/var/lib/omni
 EXPOSE 9000

@@ -51,18 +51,24 @@ struct sbx_provider *sandbox_provider(void)
 int sandbox_handlers_init(const struct omni_config *cfg, char *err,
     size_t errlen)
 {
+	char detail[512] = "";
 	enum sbx_err e;
+	const char *name = cfg != NULL && cfg->provider == CFG_PROVIDER_DAYTONA ?
+	    "daytona" : "local";
 
 	if (provider != NULL)
 		return 0;
-	e = sbx_provider_new(cfg, &provider);
+	e = sbx_provider_new(cfg, &provider, detail, sizeof(detail));
 	if (e == SBX_OK)
 		return 0;
 	provider = NULL;
-	if (err != NULL)
-		snprintf(err, errlen, "SANDBOX_PROVIDER=%s: %s%s",
-		    cfg != NULL && cfg->provider == CFG_PROVIDER_DAYTONA ?
-		    "daytona" : "local", sbx_strerror(e),
+	/* The provider's own one-line reason when it has one: which of
+	 * bubblewrap, the sandbox user or the cgroup failed. */
+	if (err != NULL && detail[0] != '\0')
+		snprintf(err, errlen, "SANDBOX_PROVIDER=%s: %s", name, detail);
+	else if (err != NULL)
+		snprintf(err, errlen, "SANDBOX_PROVIDER=%s: %s%s", name,
+		    sbx_strerror(e),
 		    e == SBX_EISOLATION ? " (install bubblewrap, or set "
 		    "OMNI_LOCAL_UNSANDBOXED=1 on a trusted machine)" :
 		    e == SBX_EIO ? " (check OMNI_DATA_DIR)" :

@@ -123,8 +123,7 @@ struct sbx_ops {
 	enum sbx_err (*stop)(struct sbx_provider *p, const char *id);
 	enum sbx_err (*remove)(struct sbx_provider *p, const char *id);
 	/* 'command' is run by sh -c in the sandbox's home (or opts->cwd);
-	 * opts->env keys must be shell names ([A-Za-z_][A-Za-z0-9_]*), else
-	 * SBX_EINVAL.  A command that runs and fails is SBX_OK with its
+	 * opts->env must pass sbx_env_valid(), else SBX_EINVAL.  A command that runs and fails is SBX_OK with its
 	 * exit code; on SBX_OK release 'out' with sbx_exec_result_free(). */
 	enum sbx_err (*exec)(struct sbx_provider *p, const char *id,
 	    const char *command, const struct sbx_exec_opts *opts,
@@ -156,11 +155,14 @@ struct sbx_provider {
 
 /*
  * Create the provider chosen by cfg->provider.  On SBX_OK '*out' is owned
- * by the caller (sbx_provider_free).  Local: SBX_EISOLATION when bubblewrap
- * cannot run and OMNI_LOCAL_UNSANDBOXED is not set.
+ * by the caller (sbx_provider_free).  Local: SBX_EISOLATION when the
+ * isolation cannot be set up (bubblewrap cannot run and
+ * OMNI_LOCAL_UNSANDBOXED is not set, no sandbox user, a cgroup that
+ * fails).  'detail' (may be NULL) gets a one-line reason on failure when
+ * the provider has one, else "".
  */
 enum sbx_err sbx_provider_new(const struct omni_config *cfg,
-    struct sbx_provider **out);
+    struct sbx_provider **out, char *detail, size_t detail_len);
 void sbx_provider_free(struct sbx_provider *p);
 
 /*
@@ -188,12 +190,33 @@ enum sbx_err sbx_wait_ready(struct sbx_provider *p, const char *id,
 void sbx_name_for_user(const char *user_id, char out[SBX_NAME_MAX]);
 
 /* Is 'id' a sandbox id the API accepts: 1..SBX_ID_MAX-1 bytes of
- * [A-Za-z0-9._-] (Daytona UUIDs and names, local names)? */
+ * [A-Za-z0-9._-] (Daytona UUIDs and names, local names), not made of dots
+ * alone ("." and ".." would be URL path segments)? */
 int sbx_id_valid(const char *id);
 
 /* Is 'user_id' acceptable (1..SBX_USER_MAX-1 bytes, printable ASCII, no
  * '/')? */
 int sbx_user_id_valid(const char *user_id);
+
+/* Bounds on a command's environment (struct sbx_exec_opts.env). */
+#define SBX_ENV_MAX 64            /* variables per command */
+#define SBX_ENV_NAME_MAX 128      /* bytes of a name */
+#define SBX_ENV_VALUE_MAX 32768   /* bytes of a value */
+
+/*
+ * Is "KEY=VALUE" acceptable in a command's environment?  KEY is a shell
+ * name ([A-Za-z_][A-Za-z0-9_]*, at most SBX_ENV_NAME_MAX bytes), the value
+ * at most SBX_ENV_VALUE_MAX bytes, and KEY is none the provider sets
+ * itself (PATH, HOME) nor one the dynamic loader, libc or a shell reads
+ * before the command's own code runs (LD_*, BASH_ENV, ENV, BASH_FUNC_*,
+ * IFS, SHELLOPTS, GCONV_PATH, MALLOC_*, ...; the full list is in
+ * app/sandbox/sandbox.c).  Such a name could turn a value into code.
+ */
+int sbx_env_entry_valid(const char *kv);
+
+/* sbx_env_entry_valid for every entry, and at most SBX_ENV_MAX of them;
+ * NULL is an empty environment. */
+int sbx_env_valid(const char *const *env);
 
 /* The label key that carries the userId. */
 #define SBX_LABEL_USER "omni.user-id"

@@ -26,25 +26,55 @@
  * exec and file operations with SBX_ECONFLICT.
  *
  * Commands run as `/bin/sh -c command` under bubblewrap (bwrap): new
- * network (loopback only), pid, ipc and uts namespaces, all capabilities
- * dropped, a new session, killed with its parent; read-only /usr (and the
- * /bin, /lib* links), a few files of /etc, a private /proc and a minimal
- * /dev; bwrap's own root and /dev are remounted read-only, so the
+ * user (with --disable-userns where bwrap has it), network (loopback
+ * only), pid, ipc and uts namespaces, all capabilities dropped, a new
+ * session, killed with its parent; read-only /usr (and the /bin, /lib*
+ * links), a few world-readable files of /etc (of /etc/ssl only certs/ and
+ * openssl.cnf), a private /proc with /proc/sys, /proc/sysrq-trigger and
+ * the other host-writing parts of /proc bound read-only over it, and a
+ * minimal /dev; bwrap's own root and /dev are remounted read-only, so the
  * sandbox's home (seen as SBX_LOCAL_HOME) and tmp/ (seen as /tmp) are the
  * only writable paths.
- * Before exec the child gets RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE and
- * RLIMIT_NPROC (the kernel does not apply NPROC to root) and is set to die
- * with its worker (PR_SET_PDEATHSIG; bwrap's --die-with-parent carries it
+ *
+ * Who runs it.  When Omni runs as root, the child drops to the sandbox
+ * user (OMNI_SANDBOX_USER, default "omni-sandbox", made by `make deps` and
+ * the Dockerfile; its uid and gid must not be 0) before it execs bwrap: a
+ * user namespace made by root would map back to host root.  home/ and
+ * tmp/ belong to that user (files Omni writes there too); the sandbox
+ * directory above them and state.json stay root's.  As bwrap resolves its
+ * bind sources by path as that user, the child first stages the two
+ * directories in a private mount namespace (see local_exec.c).  A missing
+ * user refuses the provider (SBX_EISOLATION), even unsandboxed.  When
+ * Omni is not root, commands run as Omni's own user.
+ *
+ * Bounds.  Per process: RLIMIT_CPU, RLIMIT_AS (OMNI_SANDBOX_MEMORY),
+ * RLIMIT_FSIZE, RLIMIT_CORE 0.  Per sandbox, whatever number of commands
+ * run in it: a cgroup (local_cgroup.c) with pids.max = OMNI_SANDBOX_PIDS
+ * and a memory limit of OMNI_SANDBOX_MEMORY (swap included), on cgroup v2
+ * where the machine offers it, else on the v1 pids and memory
+ * hierarchies; OMNI_SANDBOX_CGROUP names a delegated v2 directory for an
+ * unprivileged Omni, or "off".  The fallback without any cgroup: the
+ * sandbox user's RLIMIT_NPROC = OMNI_SANDBOX_PIDS bounds the processes of
+ * all sandboxes of the machine together (not each), and memory is bounded
+ * per process only; an unprivileged Omni keeps RLIMIT_NPROC = nproc (1024
+ * by default), counted over all of its user's processes.  A cgroup that
+ * exists but cannot be set up refuses the provider.
+ *
+ * The child dies with its worker (PR_SET_PDEATHSIG, set again after the
+ * privilege drop, which clears it; bwrap's --die-with-parent carries it
  * into the sandbox); the wall time limit kills the whole process group
  * (timed_out = 1); output beyond the cap (at most 256 MiB) is read and
  * discarded (truncated = 1), so the exit code stays meaningful.
  * exit_code is -1 if the status was lost (SIGCHLD ignored by the
- * process).  The environment is only PATH, HOME and opts->env (which
- * may override both; keys must be [A-Za-z_][A-Za-z0-9_]*, else
- * SBX_EINVAL).  stdin is /dev/null.  The command string comes from Omni's
+ * process).
+ *
+ * Environment.  bwrap itself (a host process, before any namespace) runs
+ * with an empty environment; the command gets PATH, HOME and opts->env
+ * through --setenv after --clearenv.  opts->env must pass sbx_env_valid()
+ * (no PATH/HOME overrides, no name the loader or a shell reads), else
+ * SBX_EINVAL.  stdin is /dev/null.  The command string comes from Omni's
  * code or configuration, never from a user.  Not limited: disk use of the
- * home as a whole (only per file, RLIMIT_FSIZE), and process count when
- * Omni runs as root.
+ * home as a whole (only per file, RLIMIT_FSIZE).
  *
  * read_file with max 0 (or more than file_bytes) means the file_bytes
  * limit; the buffer grows with the file, not with 'max'.
@@ -90,10 +120,18 @@ struct sbx_local_limits {
 #define SBX_LOCAL_DEFAULT_MAX_TIMEOUT_S 3600
 #define SBX_LOCAL_DEFAULT_MAX_OUTPUT ((size_t)1 << 20)
 
+#define SBX_LOCAL_DEFAULT_USER "omni-sandbox"
+#define SBX_LOCAL_DEFAULT_PIDS 512
+
 struct sbx_local_opts {
 	const char *data_dir;   /* required; sandboxes/ is made inside */
 	int unsandboxed;        /* allow running without bwrap */
 	const char *bwrap;      /* bwrap binary; NULL = search PATH */
+	const char *sandbox_user; /* NULL: SBX_LOCAL_DEFAULT_USER (root only) */
+	const char *cgroup;     /* "auto" (NULL), "off", or a v2 directory */
+	const char *cgroup_fs_root; /* NULL: /sys/fs/cgroup (tests: a fake) */
+	long long sandbox_pids; /* processes per sandbox; 0: default */
+	long long sandbox_memory; /* bytes per sandbox; 0: mem_bytes default */
 	struct sbx_local_limits limits;
 };
 
@@ -101,11 +139,13 @@ struct sbx_local_opts {
  * The provider for 'cfg' (data_dir, local_unsandboxed), default limits.
  * On SBX_OK '*out' is owned by the caller (sbx_provider_free).  Errors:
  * SBX_EINVAL (no data_dir), SBX_EIO (cannot make DATA_DIR/sandboxes),
- * SBX_EISOLATION (bwrap cannot start and unsandboxed is not allowed; the
- * reason is logged), SBX_ENOMEM.
+ * SBX_EISOLATION (bwrap cannot start and unsandboxed is not allowed, the
+ * sandbox user is missing, or a cgroup cannot be set up; the reason is
+ * logged and, when 'detail' is not NULL, written there as one line),
+ * SBX_ENOMEM.
  */
 enum sbx_err sbx_local_new(const struct omni_config *cfg,
-    struct sbx_provider **out);
+    struct sbx_provider **out, char *detail, size_t detail_len);
 
 /*
  * The same from explicit options (tests, tools).  'detail' (may be NULL)

@@ -7,12 +7,27 @@ PACKAGES="build-essential pkg-config libfcgi-dev libfcgi-bin libcurl4-openssl-de
 libjson-c-dev libssl-dev libcmocka-dev nginx caddy spawn-fcgi bubblewrap curl
 wrk clang valgrind python3 ca-certificates"
 
+# The unprivileged user local sandbox commands run as when Omni runs as
+# root (OMNI_SANDBOX_USER); no home, no login shell.
+SANDBOX_USER="${OMNI_SANDBOX_USER:-omni-sandbox}"
+ensure_sandbox_user() {
+	id -u "$SANDBOX_USER" >/dev/null 2>&1 && return 0
+	echo "deps: creating the sandbox user $SANDBOX_USER"
+	S=""
+	[ "$(id -u)" -eq 0 ] || S="sudo"
+	$S useradd --system --user-group --no-create-home \
+		--home-dir /nonexistent --shell /usr/sbin/nologin "$SANDBOX_USER"
+}
+
 missing=""
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 		missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	ensure_sandbox_user
+	exit 0
+fi
 
 echo "deps: installing$missing"
 SUDO=""
@@ -31,4 +46,5 @@ fi
 status=0
 $SUDO apt-get install -y -qq --no-install-recommends $missing || status=$?
 [ "$own_policy" -eq 1 ] && rm -f "$policy"
+[ "$status" -eq 0 ] && ensure_sandbox_user
 exit $status

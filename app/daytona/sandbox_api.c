@@ -36,7 +36,8 @@ int dt_id_ok(const char *s)
 		if (i >= DT_ID_MAX - 1 || (unsigned char)s[i] <= 0x20 ||
 		    (unsigned char)s[i] >= 0x7f)
 			return 0;
-	return 1;
+	/* Only dots would be a "." or ".." path segment in the URL. */
+	return s[strspn(s, ".")] != '\0';
 }
 
 /* "<api>/sandbox[/<escaped id>][<suffix>]": new string or NULL. */

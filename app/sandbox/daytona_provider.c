@@ -311,6 +311,21 @@ static enum dt_err get_owned(struct dt_provider *dp, const char *id,
 	return err;
 }
 
+/*
+ * Every operation on one sandbox goes through the owner check first, as
+ * get and remove do: an id of the organisation's other sandboxes (made by
+ * someone else, without Omni's user label) is SBX_ENOTFOUND whatever the
+ * auth setting, so no caller can run a command or touch files in one.
+ * It costs one GET, next to an exec or a transfer.
+ */
+static enum dt_err check_owned(struct dt_provider *dp, const char *id,
+    struct dt_status *st)
+{
+	struct dt_sandbox s;
+
+	return get_owned(dp, id, &s, st);
+}
+
 static enum sbx_err op_get(struct sbx_provider *p, const char *id,
     struct sbx_info *out)
 {
@@ -461,6 +476,12 @@ static enum sbx_err op_exec(struct sbx_provider *p, const char *id,
 	    !sbx_path_ok(opts->cwd)))
 		return outcome("exec", DT_EINVAL, NULL);
 	memset(out, 0, sizeof(*out));
+	/* The same rules as the local provider: a name the shell or the
+	 * loader reads would turn a value into code. */
+	if (opts != NULL && !sbx_env_valid(opts->env))
+		return outcome("exec", DT_EINVAL, NULL);
+	if ((err = check_owned(dp, id, &st)) != DT_OK)
+		return outcome("exec", err, &st);
 	err = split_env(opts != NULL ? opts->env : NULL, &kv, &keys, &nkv);
 	if (err != DT_OK) {
 		free_env(kv, keys, nkv);
@@ -491,10 +512,13 @@ static enum sbx_err op_write_file(struct sbx_provider *p, const char *id,
 {
 	struct dt_provider *dp = impl(p);
 	struct dt_status st;
+	enum dt_err err;
 
 	if (dp == NULL || !sbx_id_valid(id) || !sbx_path_ok(path) ||
 	    (data == NULL && len > 0))
 		return outcome("write_file", DT_EINVAL, NULL);
+	if ((err = check_owned(dp, id, &st)) != DT_OK)
+		return outcome("write_file", err, &st);
 	return outcome("write_file", dt_file_upload(dp->client, id, path,
 	    data, len, &st), &st);
 }
@@ -504,6 +528,7 @@ static enum sbx_err op_read_file(struct sbx_provider *p, const char *id,
 {
 	struct dt_provider *dp = impl(p);
 	struct dt_status st;
+	enum dt_err err;
 
 	if (data != NULL)
 		*data = NULL;
@@ -512,6 +537,8 @@ static enum sbx_err op_read_file(struct sbx_provider *p, const char *id,
 	if (dp == NULL || !sbx_id_valid(id) || !sbx_path_ok(path) ||
 	    data == NULL || len == NULL)
 		return outcome("read_file", DT_EINVAL, NULL);
+	if ((err = check_owned(dp, id, &st)) != DT_OK)
+		return outcome("read_file", err, &st);
 	if (max == 0)
 		max = SBX_DAYTONA_READ_DEFAULT;
 	if (max == SIZE_MAX)
@@ -533,6 +560,8 @@ static enum sbx_err op_list_files(struct sbx_provider *p, const char *id,
 	    !sbx_path_ok(path))
 		return outcome("list_files", DT_EINVAL, NULL);
 	memset(out, 0, sizeof(*out));
+	if ((err = check_owned(dp, id, &st)) != DT_OK)
+		return outcome("list_files", err, &st);
 	err = dt_file_list(dp->client, id, path, &items, &n, &st);
 	if (err != DT_OK)
 		return outcome("list_files", err, &st);

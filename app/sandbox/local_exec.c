@@ -19,15 +19,18 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -36,13 +39,25 @@
 #include "local_internal.h"
 #include "timeutil.h"
 
-#define ARGV_MAX 128            /* bwrap arguments; ~70 are used */
-#define LINK_MAX_LEN 256        /* target of a /bin-style symlink */
+#define ARGV_MAX LOCAL_ARGV_MAX /* ~90 besides --setenv are used */
+#define LINK_MAX_LEN LOCAL_LINK_MAX /* target of a /bin-style symlink */
 #define DRAIN_MS 2000           /* output read after exit or kill */
 #define TICK_MS 10              /* poll tick when pidfd is unavailable */
 #define PROBE_TIMEOUT_S 10
 #define OUTPUT_CAP_MAX ((size_t)256 << 20) /* whatever the caller asks */
 #define SANDBOX_PATH "/usr/local/bin:/usr/bin:/bin"
+
+/*
+ * Where a dropped launcher shows bwrap the sandbox's home and tmp.  bwrap
+ * resolves its bind sources by path as the sandbox user, who may not be
+ * able to search the data directory's parents (a clone under /root, say).
+ * So the child, still root, makes a private mount namespace, puts a small
+ * tmpfs (root's, mode 0755) on /tmp there and binds the two directories
+ * into it; nothing of this is visible to the host.
+ */
+#define STAGE_DIR "/tmp"
+#define STAGE_HOME STAGE_DIR "/home"
+#define STAGE_TMP STAGE_DIR "/tmp"
 
 /* Top-level directories of the host that commands see read-only: on a
  * merged-/usr system they are symlinks into /usr and are recreated as
@@ -51,24 +66,34 @@ static const char *const top_dirs[] = {
 	"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
 };
 #define NTOP (sizeof(top_dirs) / sizeof(top_dirs[0]))
+_Static_assert(NTOP == LOCAL_NTOP, "links[] holds one per top dir");
 
-/* The parts of /etc a shell and common tools need; nothing secret. */
+/* The parts of /etc a shell and common tools need: nothing secret, and
+ * of /etc/ssl only the public certificates (its private/ is root's).  A
+ * path that is not world-readable is skipped as well. */
 static const char *const etc_files[] = {
 	"/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf",
 	"/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd", "/etc/group",
-	"/etc/nsswitch.conf", "/etc/hosts", "/etc/ssl", "/etc/ca-certificates",
-	"/etc/mime.types",
+	"/etc/nsswitch.conf", "/etc/hosts", "/etc/ssl/certs",
+	"/etc/ssl/openssl.cnf", "/etc/ca-certificates",
+	"/etc/ca-certificates.conf", "/etc/mime.types",
 };
 #define NETC (sizeof(etc_files) / sizeof(etc_files[0]))
 
-struct argv_buf {
-	const char *v[ARGV_MAX + 1];
-	int n;
-	int overflow;
-	char links[NTOP][LINK_MAX_LEN];
+/*
+ * The parts of /proc through which a process can change host state,
+ * bound read-only over the sandbox's own /proc explicitly (bubblewrap's
+ * own cover of them depends on whether the directory is writable).
+ * /proc/sys must exist; the others are optional.
+ */
+static const char *const proc_ro[] = {
+	"/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs",
+	"/proc/acpi", "/proc/scsi", "/proc/driver", "/proc/tty",
 };
+#define NPROC_RO (sizeof(proc_ro) / sizeof(proc_ro[0]))
 
-static void push(struct argv_buf *a, const char *s)
+
+static void push(struct local_cmdline *a, const char *s)
 {
 	if (a->n >= ARGV_MAX) {
 		a->overflow = 1;
@@ -78,7 +103,7 @@ static void push(struct argv_buf *a, const char *s)
 	a->v[a->n] = NULL;
 }
 
-static void push3(struct argv_buf *a, const char *x, const char *y,
+static void push3(struct local_cmdline *a, const char *x, const char *y,
     const char *z)
 {
 	push(a, x);
@@ -86,20 +111,42 @@ static void push3(struct argv_buf *a, const char *x, const char *y,
 	push(a, z);
 }
 
-/*
- * The bwrap command line: namespaces, read-only system, the sandbox's
- * home and tmp writable, then `/bin/sh -c command`.
- */
-static int bwrap_argv(struct argv_buf *a, const char *bwrap,
-    const char *home, const char *tmp, const char *cwd_inside,
-    const char *command)
+static int world_readable(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && (st.st_mode & S_IROTH) != 0;
+}
+
+/* --setenv for each of 'env' (already validated), names copied apart. */
+static void push_env(struct local_cmdline *a, const char *const *env)
+{
+	size_t i, n;
+	const char *eq;
+
+	for (i = 0; env != NULL && env[i] != NULL && i < SBX_ENV_MAX; i++) {
+		eq = strchr(env[i], '=');
+		n = (size_t)(eq - env[i]);
+		memcpy(a->names[i], env[i], n);
+		a->names[i][n] = '\0';
+		push3(a, "--setenv", a->names[i], eq + 1);
+	}
+}
+
+int local_bwrap_argv(struct local_cmdline *a,
+    const struct local_bwrap_args *b)
 {
 	struct stat st;
 	ssize_t n;
 	size_t i;
 
 	memset(a, 0, sizeof(*a));
-	push(a, bwrap);
+	push(a, b->bwrap);
+	/* A user namespace on top of the dropped user: inside, even the
+	 * sandbox user's own uid has no capability over the host. */
+	push(a, "--unshare-user");
+	if (b->disable_userns)
+		push(a, "--disable-userns");
 	push(a, "--unshare-net");
 	push(a, "--unshare-pid");
 	push(a, "--unshare-ipc");
@@ -111,6 +158,12 @@ static int bwrap_argv(struct argv_buf *a, const char *bwrap,
 	push(a, "ALL");
 	push(a, "--hostname");
 	push(a, "sandbox");
+	/* bwrap itself runs with an empty environment (it is a host
+	 * process); the command's variables are set inside. */
+	push(a, "--clearenv");
+	push3(a, "--setenv", "PATH", SANDBOX_PATH);
+	push3(a, "--setenv", "HOME", SBX_LOCAL_HOME);
+	push_env(a, b->env);
 	push3(a, "--ro-bind", "/usr", "/usr");
 	for (i = 0; i < NTOP; i++) {
 		if (lstat(top_dirs[i], &st) != 0)
@@ -127,13 +180,17 @@ static int bwrap_argv(struct argv_buf *a, const char *bwrap,
 		}
 	}
 	for (i = 0; i < NETC; i++)
-		push3(a, "--ro-bind-try", etc_files[i], etc_files[i]);
+		if (world_readable(etc_files[i]))
+			push3(a, "--ro-bind", etc_files[i], etc_files[i]);
 	push(a, "--proc");
 	push(a, "/proc");
+	push3(a, "--ro-bind", "/proc/sys", "/proc/sys");
+	for (i = 0; i < NPROC_RO; i++)
+		push3(a, "--ro-bind-try", proc_ro[i], proc_ro[i]);
 	push(a, "--dev");
 	push(a, "/dev");
-	push3(a, "--bind", home, SBX_LOCAL_HOME);
-	push3(a, "--bind", tmp, "/tmp");
+	push3(a, "--bind", b->home, SBX_LOCAL_HOME);
+	push3(a, "--bind", b->tmp, "/tmp");
 	/* The root and /dev are tmpfs made by bwrap: read-only too, so the
 	 * binds above are the only writable places (no memory-backed files
 	 * outside the limits). */
@@ -142,13 +199,13 @@ static int bwrap_argv(struct argv_buf *a, const char *bwrap,
 	push(a, "--remount-ro");
 	push(a, "/");
 	push(a, "--chdir");
-	push(a, cwd_inside);
+	push(a, b->cwd);
 	push(a, "--");
-	push3(a, "/bin/sh", "-c", command);
+	push3(a, "/bin/sh", "-c", b->command);
 	return a->overflow ? -1 : 0;
 }
 
-static int plain_argv(struct argv_buf *a, const char *command)
+static int plain_argv(struct local_cmdline *a, const char *command)
 {
 	memset(a, 0, sizeof(*a));
 	push3(a, "/bin/sh", "-c", command);
@@ -188,21 +245,117 @@ static void child_limits_of(const struct local_impl *li,
 }
 
 /*
- * In the child, after fork: async-signal-safe calls only.  'parent' is
- * the worker's pid.  The child dies with the worker (PR_SET_PDEATHSIG):
- * bwrap's --die-with-parent does the same for its own processes once it
- * runs, this also covers the moment before, and the shell itself when
- * running unsandboxed, so a crashed worker leaves no command running past
- * the wall-time limit it was enforcing.
+ * What the child does between fork() and execve(), all decided before
+ * fork: cgroup files to join, the user to become, the mounts to stage.
  */
-static void child_run(char *const argv[], char *const envp[], int devnull,
-    int out, int cwdfd, const struct child_limits *cl, pid_t parent)
+struct launch {
+	char *const *argv;
+	char *const *envp;
+	int devnull, out, cwdfd;
+	int cg_procs[LOCAL_CG_MAXFD]; /* -1 when unused */
+	int drop;                     /* become uid/gid */
+	uid_t uid;
+	gid_t gid;
+	const char *stage_home;       /* host paths to stage; NULL: none */
+	const char *stage_tmp;
+	struct child_limits cl;
+	pid_t parent;
+};
+
+/* Async-signal-safe: a message on the output pipe, then exit 126. */
+static void child_fail(const char *msg)
 {
+	size_t n = strlen(msg);
+
+	if (write(2, msg, n) < 0 || write(2, "\n", 1) < 0) {
+		/* nothing more to do: the exit code says it */
+	}
+	_exit(126);
+}
+
+/* "/proc/self/fd/N" into buf (32 bytes), async-signal-safe. */
+static const char *fd_path(char buf[32], int fd)
+{
+	static const char pre[] = "/proc/self/fd/";
+	char digits[12];
+	int n = 0;
+
+	memcpy(buf, pre, sizeof(pre) - 1);
+	do
+		digits[n++] = (char)('0' + fd % 10);
+	while ((fd /= 10) > 0 && n < (int)sizeof(digits));
+	for (int i = 0; i < n; i++)
+		buf[sizeof(pre) - 1 + i] = digits[n - 1 - i];
+	buf[sizeof(pre) - 1 + n] = '\0';
+	return buf;
+}
+
+/*
+ * The private mount namespace of a dropped launcher (see STAGE_DIR).  The
+ * directories are opened after unshare(), so their fds belong to the new
+ * namespace and can be bind sources, and before the tmpfs hides /tmp (the
+ * data directory may live under it).
+ */
+static void stage_mounts(const struct launch *l)
+{
+	char hp[32], tp[32];
+	int hfd, tfd;
+
+	if (unshare(CLONE_NEWNS) != 0)
+		child_fail("omni: cannot make a mount namespace for the "
+		    "sandbox");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		child_fail("omni: cannot make the sandbox mounts private");
+	hfd = open(l->stage_home, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	tfd = open(l->stage_tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (hfd < 0 || tfd < 0)
+		child_fail("omni: cannot open the sandbox directories");
+	if (mount("omni-stage", STAGE_DIR, "tmpfs", MS_NOSUID | MS_NODEV |
+	    MS_NOEXEC, "mode=0755,size=16k") != 0 ||
+	    mkdir(STAGE_HOME, 0755) != 0 || mkdir(STAGE_TMP, 0755) != 0 ||
+	    mount(fd_path(hp, hfd), STAGE_HOME, NULL, MS_BIND, NULL) != 0 ||
+	    mount(fd_path(tp, tfd), STAGE_TMP, NULL, MS_BIND, NULL) != 0)
+		child_fail("omni: cannot stage the sandbox directories");
+	close(hfd);
+	close(tfd);
+}
+
+/* Become the sandbox user for good: groups, gid, uid, in that order. */
+static void drop_privileges(const struct launch *l)
+{
+	gid_t groups[1] = { l->gid };
+
+	/* Raw system calls: in the child of a threaded process, only this
+	 * thread exists, and it is the only one whose credentials change. */
+	if (syscall(SYS_setgroups, 1, groups) != 0 ||
+	    syscall(SYS_setresgid, l->gid, l->gid, l->gid) != 0 ||
+	    syscall(SYS_setresuid, l->uid, l->uid, l->uid) != 0 ||
+	    getuid() != l->uid || geteuid() != l->uid || getegid() != l->gid)
+		child_fail("omni: cannot switch to the sandbox user");
+	/* Changing credentials clears the parent-death signal. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
+	    getppid() != l->parent)
+		_exit(126);
+}
+
+/*
+ * In the child, after fork: async-signal-safe calls only.  The child dies
+ * with the worker (PR_SET_PDEATHSIG): bwrap's --die-with-parent does the
+ * same for its own processes once it runs, this also covers the moment
+ * before, and the shell itself when running unsandboxed, so a crashed
+ * worker leaves no command running past the wall-time limit it was
+ * enforcing.
+ */
+static void child_run(const struct launch *l)
+{
+	const struct child_limits *cl = &l->cl;
 	struct sigaction sa;
 	sigset_t none;
-	int sig, fd;
+	int sig, fd, i;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != l->parent)
 		_exit(126); /* the worker died before the prctl took */
 	setsid();
 	memset(&sa, 0, sizeof(sa));
@@ -212,20 +365,33 @@ static void child_run(char *const argv[], char *const envp[], int devnull,
 			sigaction(sig, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+	if (dup2(l->devnull, 0) < 0 || dup2(l->out, 1) < 0 ||
+	    dup2(l->out, 2) < 0)
 		_exit(126);
-	if (cwdfd >= 0 && fchdir(cwdfd) != 0)
+	/* Into the sandbox's cgroup first: everything below is born in
+	 * it, bwrap included. */
+	for (i = 0; i < LOCAL_CG_MAXFD; i++)
+		if (l->cg_procs[i] >= 0 && write(l->cg_procs[i], "0", 1) != 1)
+			child_fail("omni: cannot join the sandbox cgroup");
+	if (l->stage_home != NULL) {
+		stage_mounts(l);
+		if (chdir("/") != 0)
+			_exit(126);
+	} else if (l->cwdfd >= 0 && fchdir(l->cwdfd) != 0) {
 		_exit(126);
+	}
 	if (setrlimit(RLIMIT_CPU, &cl->cpu) != 0 ||
 	    setrlimit(RLIMIT_AS, &cl->as) != 0 ||
 	    setrlimit(RLIMIT_FSIZE, &cl->fsize) != 0 ||
 	    setrlimit(RLIMIT_NPROC, &cl->nproc) != 0 ||
 	    setrlimit(RLIMIT_CORE, &cl->core) != 0)
 		_exit(126);
+	if (l->drop)
+		drop_privileges(l);
 	if (close_range(3, ~0U, 0) != 0)
 		for (fd = 3; fd < cl->open_max; fd++)
 			close(fd);
-	execve(argv[0], argv, envp);
+	execve(l->argv[0], l->argv, l->envp);
 	_exit(127);
 }
 
@@ -276,27 +442,27 @@ struct child {
 	int timed_out;    /* killed at the wall-time limit */
 };
 
-/* Fork and exec 'argv' with stdin /dev/null and stdout+stderr on a pipe. */
-static enum sbx_err spawn(const struct local_impl *li, char *const argv[],
-    char *const envp[], int cwdfd, struct child *ch)
+/* Fork and run 'l' with stdin /dev/null and stdout+stderr on a pipe. */
+static enum sbx_err spawn(const struct local_impl *li, struct launch *l,
+    struct child *ch)
 {
-	struct child_limits cl;
-	int pipefd[2], devnull;
-	pid_t self = getpid();
+	int pipefd[2];
 
 	memset(ch, 0, sizeof(*ch));
-	child_limits_of(li, &cl);
-	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull < 0)
+	child_limits_of(li, &l->cl);
+	l->parent = getpid();
+	l->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (l->devnull < 0)
 		return SBX_EIO;
 	if (pipe2(pipefd, O_CLOEXEC) != 0) {
-		close(devnull);
+		close(l->devnull);
 		return SBX_EIO;
 	}
+	l->out = pipefd[1];
 	ch->pid = fork();
 	if (ch->pid == 0)
-		child_run(argv, envp, devnull, pipefd[1], cwdfd, &cl, self);
-	close(devnull);
+		child_run(l);
+	close(l->devnull);
 	close(pipefd[1]);
 	if (ch->pid < 0) {
 		close(pipefd[0]);
@@ -407,20 +573,19 @@ static int reap(struct child *ch)
 }
 
 /*
- * Fork, exec 'argv' and collect its output until it exits and the pipe is
+ * Fork, run 'l' and collect its output until it exits and the pipe is
  * closed, or the wall time 'timeout_s' passes (then the process group is
  * killed).  Fills 'out' on SBX_OK.
  */
-static enum sbx_err run(const struct local_impl *li, char *const argv[],
-    char *const envp[], int cwdfd, int timeout_s, size_t cap,
-    struct sbx_exec_result *out)
+static enum sbx_err run(const struct local_impl *li, struct launch *l,
+    int timeout_s, size_t cap, struct sbx_exec_result *out)
 {
 	struct capture c = { NULL, 0, 0, cap, 0, 0 };
 	struct child ch;
 	enum sbx_err err;
 	int code;
 
-	if ((err = spawn(li, argv, envp, cwdfd, &ch)) != SBX_OK)
+	if ((err = spawn(li, l, &ch)) != SBX_OK)
 		return err;
 	collect(&ch, timeout_s, &c);
 	code = reap(&ch);
@@ -438,50 +603,84 @@ static enum sbx_err run(const struct local_impl *li, char *const argv[],
 	return SBX_OK;
 }
 
-static int env_key_valid(const char *kv)
+enum sbx_err local_cmdline_build(struct local_cmdline *c,
+    const struct local_impl *li, const char *home, const char *tmp,
+    const char *cwd, const char *command, const char *const *env)
 {
-	const char *eq = strchr(kv, '=');
-	const char *s;
+	struct local_bwrap_args b;
+	size_t i, k = 0;
 
-	if (eq == NULL || eq == kv || (kv[0] >= '0' && kv[0] <= '9'))
-		return 0;
-	for (s = kv; s < eq; s++)
-		if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
-			return 0;
-	return 1;
+	if (!sbx_env_valid(env))
+		return SBX_EINVAL;
+	if (li->isolated) {
+		b.bwrap = li->bwrap;
+		b.disable_userns = li->disable_userns;
+		/* A dropped launcher shows bwrap the staged paths. */
+		b.home = li->drop ? STAGE_HOME : home;
+		b.tmp = li->drop ? STAGE_TMP : tmp;
+		b.cwd = cwd;
+		b.command = command;
+		b.env = env;
+		if (local_bwrap_argv(c, &b) != 0)
+			return SBX_EINVAL;
+		c->envp[0] = NULL; /* bwrap's own: empty */
+		return SBX_OK;
+	}
+	plain_argv(c, command);
+	if (snprintf(c->home_kv, sizeof(c->home_kv), "HOME=%s", home) >=
+	    (int)sizeof(c->home_kv))
+		return SBX_EINVAL;
+	c->envp[k++] = "PATH=" SANDBOX_PATH;
+	c->envp[k++] = c->home_kv;
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		c->envp[k++] = env[i];
+	c->envp[k] = NULL;
+	return SBX_OK;
 }
 
-/*
- * The child's environment: opts' "KEY=VALUE" strings, then PATH and HOME
- * unless given.  The array is malloc'd (caller frees it, not the strings
- * but 'path_kv'/'home_kv', which point into caller storage).
- */
-static enum sbx_err build_env(const char *const *env, const char *path_kv,
-    const char *home_kv, char ***out)
+/* The launch of 'c' for sandbox 'id' (cgroup leaf 'id' when bounded):
+ * on SBX_OK close l->cg_procs with local_cgroup_close. */
+static enum sbx_err launch_of(const struct local_impl *li, const char *id,
+    const struct local_cmdline *c, const char *home, const char *tmp,
+    int cwdfd, struct launch *l)
 {
-	size_t n = 0, i, k = 0;
-	int has_path = 0, has_home = 0;
-	char **envp;
+	enum sbx_err err;
+	int i;
 
-	for (i = 0; env != NULL && env[i] != NULL; i++) {
-		if (!env_key_valid(env[i]))
-			return SBX_EINVAL;
-		has_path |= strncmp(env[i], "PATH=", 5) == 0;
-		has_home |= strncmp(env[i], "HOME=", 5) == 0;
-		n++;
+	memset(l, 0, sizeof(*l));
+	for (i = 0; i < LOCAL_CG_MAXFD; i++)
+		l->cg_procs[i] = -1;
+	l->argv = (char *const *)(uintptr_t)c->v;
+	l->envp = (char *const *)(uintptr_t)c->envp;
+	l->cwdfd = cwdfd;
+	l->drop = li->drop;
+	l->uid = li->uid;
+	l->gid = li->gid;
+	if (li->drop && li->isolated) {
+		l->stage_home = home;
+		l->stage_tmp = tmp;
 	}
-	if ((envp = calloc(n + 3, sizeof(*envp))) == NULL)
-		return SBX_ENOMEM;
-	for (i = 0; i < n; i++)
-		envp[k++] = (char *)(uintptr_t)env[i];
-	if (!has_path)
-		envp[k++] = (char *)(uintptr_t)path_kv;
-	if (!has_home)
-		envp[k++] = (char *)(uintptr_t)home_kv;
-	envp[k] = NULL;
-	*out = envp;
+	if (li->cg.kind != LOCAL_CG_NONE &&
+	    (err = local_cgroup_prepare(&li->cg, id, l->cg_procs)) != SBX_OK)
+		return err;
 	return SBX_OK;
+}
+
+/* Dropped commands write their home and tmp as the sandbox user; a
+ * directory made earlier (or by an older Omni) as root is handed over. */
+static void hand_over(const struct local_impl *li, int dirfd,
+    const char *name)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && st.st_uid != li->uid)
+		local_give_to_sandbox(li, fd);
+	close(fd);
 }
 
 enum sbx_err local_exec(struct sbx_provider *p, const char *id,
@@ -491,9 +690,8 @@ enum sbx_err local_exec(struct sbx_provider *p, const char *id,
 	static const struct sbx_exec_opts no_opts;
 	struct local_impl *li = local_impl_of(p);
 	char rel[PATH_MAX], home[PATH_MAX], tmp[PATH_MAX], cwd[PATH_MAX];
-	char home_kv[PATH_MAX + 8];
-	struct argv_buf *a = NULL;
-	char **envp = NULL;
+	struct local_cmdline *c = NULL;
+	struct launch l;
 	enum sbx_err err;
 	int homefd = -1, cwdfd = -1, timeout;
 	size_t cap;
@@ -502,6 +700,8 @@ enum sbx_err local_exec(struct sbx_provider *p, const char *id,
 		return SBX_EINVAL;
 	if (opts == NULL)
 		opts = &no_opts;
+	if (!sbx_env_valid(opts->env))
+		return SBX_EINVAL;
 	if ((err = local_path_normalise(opts->cwd, rel, sizeof(rel))) != SBX_OK)
 		return err;
 	timeout = opts->timeout_s > 0 ? opts->timeout_s : li->lim.timeout_s;
@@ -512,7 +712,7 @@ enum sbx_err local_exec(struct sbx_provider *p, const char *id,
 		cap = OUTPUT_CAP_MAX;
 	if ((err = local_open_ready_home(li, id, &homefd)) != SBX_OK)
 		return err;
-	if ((err = local_open_dir(homefd, rel, 0, &cwdfd)) != SBX_OK)
+	if ((err = local_open_dir(li, homefd, rel, 0, &cwdfd)) != SBX_OK)
 		goto done;
 	if (snprintf(home, sizeof(home), "%s/%s/home", li->root, id) >=
 	    (int)sizeof(home) ||
@@ -520,34 +720,64 @@ enum sbx_err local_exec(struct sbx_provider *p, const char *id,
 	    (int)sizeof(tmp) ||
 	    snprintf(cwd, sizeof(cwd), "%s%s%s", li->isolated ?
 	    SBX_LOCAL_HOME : home, rel[0] != '\0' ? "/" : "", rel) >=
-	    (int)sizeof(cwd) ||
-	    snprintf(home_kv, sizeof(home_kv), "HOME=%s",
-	    li->isolated ? SBX_LOCAL_HOME : home) >= (int)sizeof(home_kv)) {
+	    (int)sizeof(cwd)) {
 		err = SBX_EINVAL;
 		goto done;
 	}
-	if ((err = build_env(opts->env, "PATH=" SANDBOX_PATH, home_kv,
-	    &envp)) != SBX_OK)
-		goto done;
-	if ((a = malloc(sizeof(*a))) == NULL) {
+	if ((c = malloc(sizeof(*c))) == NULL) {
 		err = SBX_ENOMEM;
 		goto done;
 	}
-	if ((li->isolated ? bwrap_argv(a, li->bwrap, home, tmp, cwd, command) :
-	    plain_argv(a, command)) != 0) {
-		err = SBX_EINVAL;
+	if ((err = local_cmdline_build(c, li, home, tmp, cwd, command,
+	    opts->env)) != SBX_OK)
 		goto done;
+	if (li->drop) {
+		hand_over(li, homefd, ".");
+		hand_over(li, homefd, "../tmp");
 	}
-	err = run(li, (char *const *)(uintptr_t)a->v, envp, cwdfd, timeout,
-	    cap, out);
+	if ((err = launch_of(li, id, c, home, tmp, cwdfd, &l)) != SBX_OK)
+		goto done;
+	err = run(li, &l, timeout, cap, out);
+	local_cgroup_close(l.cg_procs);
 done:
-	free(a);
-	free(envp);
+	free(c);
 	if (cwdfd >= 0)
 		close(cwdfd);
 	if (homefd >= 0)
 		close(homefd);
 	return err;
+}
+
+/* Does this bwrap know --disable-userns (0.8.0 and later)? */
+static int bwrap_has_disable_userns(const struct local_impl *li,
+    const char *bwrap)
+{
+	struct local_cmdline *c;
+	struct sbx_exec_result r;
+	struct launch l;
+	char *envp[] = { NULL };
+	int has = 0, i;
+
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return 0;
+	memset(c, 0, sizeof(*c));
+	c->v[0] = bwrap;
+	c->v[1] = "--help";
+	memset(&l, 0, sizeof(l));
+	for (i = 0; i < LOCAL_CG_MAXFD; i++)
+		l.cg_procs[i] = -1;
+	l.argv = (char *const *)(uintptr_t)c->v;
+	l.envp = envp;
+	l.cwdfd = -1;
+	l.drop = li->drop;
+	l.uid = li->uid;
+	l.gid = li->gid;
+	if (run(li, &l, PROBE_TIMEOUT_S, 16384, &r) == SBX_OK) {
+		has = strstr(r.output, "--disable-userns") != NULL;
+		sbx_exec_result_free(&r);
+	}
+	free(c);
+	return has;
 }
 
 enum sbx_err local_probe_bwrap(struct local_impl *li, const char *bwrap,
@@ -556,12 +786,17 @@ enum sbx_err local_probe_bwrap(struct local_impl *li, const char *bwrap,
 	static unsigned counter;
 	struct sbx_exec_result r;
 	char name[96], home[PATH_MAX], tmp[PATH_MAX];
-	char *envp[] = { (char *)(uintptr_t)"PATH=" SANDBOX_PATH, NULL };
-	struct argv_buf *a;
+	struct local_cmdline *c = NULL;
+	struct local_impl probe;
+	struct launch l;
 	enum sbx_err err;
 	char *nl;
 	int fd;
 
+	memset(&l, 0, sizeof(l));
+	for (int i = 0; i < LOCAL_CG_MAXFD; i++)
+		l.cg_procs[i] = -1;
+	li->disable_userns = bwrap_has_disable_userns(li, bwrap);
 	snprintf(name, sizeof(name), ".new-probe-%ld-%u", (long)getpid(),
 	    __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
 	if (snprintf(home, sizeof(home), "%s/%s/home", li->root, name) >=
@@ -573,18 +808,29 @@ enum sbx_err local_probe_bwrap(struct local_impl *li, const char *bwrap,
 	}
 	fd = openat(li->rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || mkdirat(fd, "home", 0755) != 0 ||
-	    mkdirat(fd, "tmp", 0700) != 0 || (a = malloc(sizeof(*a))) == NULL) {
+	    mkdirat(fd, "tmp", 0700) != 0 || (c = malloc(sizeof(*c))) == NULL) {
 		if (fd >= 0)
 			close(fd);
 		local_rm_tree(li->rootfd, name);
 		snprintf(detail, detail_len, "cannot write the data directory");
 		return SBX_EIO;
 	}
-	if (bwrap_argv(a, bwrap, home, tmp, SBX_LOCAL_HOME, "exit 0") != 0) {
+	hand_over(li, fd, "home");
+	hand_over(li, fd, "tmp");
+	/* The probe runs exactly as a command would, under this bwrap. */
+	probe = *li;
+	probe.bwrap = (char *)(uintptr_t)bwrap;
+	probe.isolated = 1;
+	if ((err = local_cmdline_build(c, &probe, home, tmp, SBX_LOCAL_HOME,
+	    "exit 0", NULL)) != SBX_OK) {
 		err = SBX_EISOLATION;
 		snprintf(detail, detail_len, "bwrap command line too long");
-	} else if ((err = run(li, (char *const *)(uintptr_t)a->v, envp, fd,
-	    PROBE_TIMEOUT_S, 512, &r)) == SBX_OK) {
+	} else if ((err = launch_of(&probe, "probe", c, home, tmp, fd, &l)) !=
+	    SBX_OK) {
+		snprintf(detail, detail_len, "cannot set up the sandbox's "
+		    "cgroup (%s)", local_cgroup_kind_name(li->cg.kind));
+	} else if ((err = run(&probe, &l, PROBE_TIMEOUT_S, 512, &r)) ==
+	    SBX_OK) {
 		if (r.exit_code != 0 || r.timed_out) {
 			err = SBX_EISOLATION;
 			if ((nl = strchr(r.output, '\n')) != NULL)
@@ -600,7 +846,10 @@ enum sbx_err local_probe_bwrap(struct local_impl *li, const char *bwrap,
 		    sbx_strerror(err));
 		err = SBX_EISOLATION;
 	}
-	free(a);
+	/* The probe's leaf ("probe" is no sandbox id) stays for the next
+	 * probe: removing it would race with a sibling worker's probe. */
+	local_cgroup_close(l.cg_procs);
+	free(c);
 	close(fd);
 	local_rm_tree(li->rootfd, name);
 	return err;

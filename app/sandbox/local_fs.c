@@ -64,8 +64,8 @@ enum sbx_err local_path_normalise(const char *path, char *rel,
 	return SBX_OK;
 }
 
-enum sbx_err local_open_dir(int homefd, const char *rel, int create,
-    int *fd)
+enum sbx_err local_open_dir(const struct local_impl *li, int homefd,
+    const char *rel, int create, int *fd)
 {
 	char comp[NAME_MAX + 1];
 	const char *s = rel, *e;
@@ -92,6 +92,8 @@ enum sbx_err local_open_dir(int homefd, const char *rel, int create,
 			}
 			next = openat(cur, comp, O_RDONLY | O_DIRECTORY |
 			    O_NOFOLLOW | O_CLOEXEC);
+			if (next >= 0)
+				local_give_to_sandbox(li, next);
 		}
 		if (next < 0) {
 			err = errno;
@@ -164,7 +166,7 @@ static enum sbx_err open_parent(struct local_impl *li, const char *id,
 	memcpy(base, last, strlen(last) + 1);
 	if ((err = local_open_ready_home(li, id, &homefd)) != SBX_OK)
 		return err;
-	err = local_open_dir(homefd, dir, create, dfd);
+	err = local_open_dir(li, homefd, dir, create, dfd);
 	close(homefd);
 	return err;
 }
@@ -195,6 +197,8 @@ enum sbx_err local_write_file(struct sbx_provider *p, const char *id,
 		close(dfd);
 		return err;
 	}
+	/* The command that reads it may want to change it too. */
+	local_give_to_sandbox(li, fd);
 	err = write_all(fd, data, len);
 	if (close(fd) != 0 && err == SBX_OK)
 		err = SBX_EIO;
@@ -309,7 +313,7 @@ enum sbx_err local_list_files(struct sbx_provider *p, const char *id,
 		return err;
 	if ((err = local_open_ready_home(li, id, &homefd)) != SBX_OK)
 		return err;
-	err = local_open_dir(homefd, rel, 0, &dfd);
+	err = local_open_dir(li, homefd, rel, 0, &dfd);
 	close(homefd);
 	if (err != SBX_OK)
 		return err;

@@ -7,10 +7,24 @@
 #ifndef OMNI_LOCAL_INTERNAL_H
 #define OMNI_LOCAL_INTERNAL_H
 
+#include <limits.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "sandbox.h"
 #include "sandbox_local.h"
+
+/* local_cgroup.c: the bound of a whole sandbox (see that file). */
+enum local_cg_kind { LOCAL_CG_NONE, LOCAL_CG_V2, LOCAL_CG_V1 };
+#define LOCAL_CG_MAXFD 2  /* v1: pids and memory hierarchies */
+
+struct local_cgroup {
+	enum local_cg_kind kind;
+	int nbase;                       /* directories in base[] */
+	char base[LOCAL_CG_MAXFD][PATH_MAX]; /* v2: one; v1: pids, memory */
+	long long pids_max, mem_max;
+	char tag[17];                    /* leaf prefix: the data directory */
+};
 
 struct local_impl {
 	char *root;       /* absolute DATA_DIR/sandboxes */
@@ -18,6 +32,11 @@ struct local_impl {
 	char *bwrap;      /* absolute path of bwrap, NULL when not isolated */
 	int isolated;     /* commands run under bwrap */
 	int unsandboxed;  /* running without bwrap is allowed */
+	int disable_userns; /* this bwrap has --disable-userns */
+	int drop;         /* Omni is root: commands run as uid/gid below */
+	uid_t uid;        /* the sandbox user (OMNI_SANDBOX_USER) */
+	gid_t gid;
+	struct local_cgroup cg;
 	struct sbx_local_limits lim; /* defaults applied */
 };
 
@@ -58,11 +77,12 @@ enum sbx_err local_path_normalise(const char *path, char *rel,
 /*
  * Open the directory 'rel' (normalised, "" = the home) under 'homefd'
  * without following any symlink.  With 'create' missing directories are
- * made.  Returns SBX_OK with '*fd' (caller closes), SBX_ENOTFOUND,
- * SBX_EINVAL (a component is a symlink or not a directory) or SBX_EIO.
+ * made (and given to the sandbox user, see local_give_to_sandbox).
+ * Returns SBX_OK with '*fd' (caller closes), SBX_ENOTFOUND, SBX_EINVAL
+ * (a component is a symlink or not a directory) or SBX_EIO.
  */
-enum sbx_err local_open_dir(int homefd, const char *rel, int create,
-    int *fd);
+enum sbx_err local_open_dir(const struct local_impl *li, int homefd,
+    const char *rel, int create, int *fd);
 
 /* Map an errno of a confined open to an sbx_err. */
 enum sbx_err local_errno(int e);
@@ -79,7 +99,86 @@ enum sbx_err local_list_files(struct sbx_provider *p, const char *id,
  * never following a symlink.  0 or -1 (errno set). */
 int local_rm_tree(int dirfd, const char *name);
 
+/*
+ * Find the cgroup support for 'mode' (OMNI_SANDBOX_CGROUP: "auto", "off"
+ * or an absolute cgroup v2 directory) under 'fs_root' (NULL:
+ * /sys/fs/cgroup; tests pass a fake tree) and make the base directory.
+ * 'owner' (the sandboxes' root path) tags the leaves as this provider's.
+ * SBX_OK with cg->kind LOCAL_CG_NONE when there is none to use (auto,
+ * or off); SBX_EISOLATION when a hierarchy exists or was named but cannot
+ * be set up; SBX_EINVAL for a bad mode.  'detail' says which, one line.
+ */
+enum sbx_err local_cgroup_init(struct local_cgroup *cg, const char *mode,
+    const char *fs_root, const char *owner, long long pids_max,
+    long long mem_max, char *detail, size_t len);
+
+/*
+ * Make (or reuse) the leaf of sandbox 'id', write its limits and open its
+ * cgroup.procs file(s) into 'procs' (-1 where unused; O_CLOEXEC; close
+ * with local_cgroup_close).  SBX_EISOLATION if any step fails: a command
+ * never runs unbounded when a bound was set up.
+ */
+enum sbx_err local_cgroup_prepare(const struct local_cgroup *cg,
+    const char *id, int procs[LOCAL_CG_MAXFD]);
+void local_cgroup_close(int procs[LOCAL_CG_MAXFD]);
+
+/* Remove the leaf of 'id' (best effort: busy while a command runs). */
+void local_cgroup_remove(const struct local_cgroup *cg, const char *id);
+
+/* Remove this data directory's leaves whose sandbox no longer exists
+ * under 'rootfd' (best effort, at start-up). */
+void local_cgroup_sweep(const struct local_cgroup *cg, int rootfd);
+
+/* "cgroup v2", "cgroup v1" or "rlimits only". */
+const char *local_cgroup_kind_name(enum local_cg_kind kind);
+
+/* Give 'fd' (a directory or file Omni made as root) to the sandbox user,
+ * when commands run as one (li->drop); otherwise nothing. */
+void local_give_to_sandbox(const struct local_impl *li, int fd);
+
 /* local_exec.c */
+
+/* What a command line is made of (local_bwrap_argv). */
+struct local_bwrap_args {
+	const char *bwrap;        /* absolute path */
+	int disable_userns;       /* add --disable-userns */
+	const char *home, *tmp;   /* host paths bound as the home and /tmp */
+	const char *cwd;          /* inside */
+	const char *command;      /* for /bin/sh -c */
+	const char *const *env;   /* validated "KEY=VALUE", NULL-terminated */
+};
+
+#define LOCAL_ARGV_MAX (112 + 3 * (SBX_ENV_MAX + 2))
+#define LOCAL_LINK_MAX 256
+#define LOCAL_NTOP 6
+
+/* A command line and its environment, with the storage they point into
+ * (besides the caller's strings). */
+struct local_cmdline {
+	const char *v[LOCAL_ARGV_MAX + 1];    /* argv, NULL-terminated */
+	int n;
+	int overflow;
+	char links[LOCAL_NTOP][LOCAL_LINK_MAX];
+	char names[SBX_ENV_MAX][SBX_ENV_NAME_MAX + 1]; /* --setenv names */
+	const char *envp[SBX_ENV_MAX + 3];    /* of argv[0] itself */
+	char home_kv[PATH_MAX + 8];
+};
+
+/* The bwrap argv for 'b' into 'a'; -1 if it does not fit. */
+int local_bwrap_argv(struct local_cmdline *a,
+    const struct local_bwrap_args *b);
+
+/*
+ * The command line of 'command' for 'li' into 'c': under bwrap, bwrap's
+ * argv with the variables passed by --setenv and bwrap's own environment
+ * empty (it is a host process: nothing of a request may reach it); without
+ * bwrap, `/bin/sh -c command` with PATH, HOME=home and 'env'.  SBX_EINVAL
+ * for an environment sbx_env_valid() refuses or a line too long.
+ */
+enum sbx_err local_cmdline_build(struct local_cmdline *c,
+    const struct local_impl *li, const char *home, const char *tmp,
+    const char *cwd, const char *command, const char *const *env);
+
 enum sbx_err local_exec(struct sbx_provider *p, const char *id,
     const char *command, const struct sbx_exec_opts *opts,
     struct sbx_exec_result *out);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,19 +318,48 @@ static enum sbx_err local_find_for_user(struct sbx_provider *p,
 	return SBX_OK;
 }
 
+void local_give_to_sandbox(const struct local_impl *li, int fd)
+{
+	if (li->drop && fchown(fd, li->uid, li->gid) != 0)
+		log_msg(LOG_WARN, "sandbox.local.chown",
+		    "cannot hand a sandbox path to the sandbox user (errno "
+		    "%d)", errno);
+}
+
+/* mkdirat + hand over: the sandbox user's own directory. */
+static int make_sandbox_dir(const struct local_impl *li, int dirfd,
+    const char *name, mode_t mode)
+{
+	int fd;
+
+	if (mkdirat(dirfd, name, mode) != 0)
+		return -1;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	local_give_to_sandbox(li, fd);
+	close(fd);
+	return 0;
+}
+
 static enum sbx_err make_staging(struct local_impl *li, const char *staging,
     const struct sbx_info *info)
 {
 	enum sbx_err err;
 	int fd;
 
+	/* The sandbox directory stays root's (0700): the sandbox user owns
+	 * only home/ and tmp/ below it, so it can never rename them away
+	 * or reach state.json. */
 	if (mkdirat(li->rootfd, staging, 0700) != 0)
 		return local_errno(errno);
 	fd = openat(li->rootfd, staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (fd < 0)
 		return local_errno(errno);
-	if (mkdirat(fd, "home", 0755) != 0 || mkdirat(fd, "tmp", 0700) != 0)
+	if (make_sandbox_dir(li, fd, "home", 0755) != 0 ||
+	    make_sandbox_dir(li, fd, "tmp", 0700) != 0)
 		err = local_errno(errno);
 	else
 		err = write_state(fd, info);
@@ -429,6 +459,7 @@ static enum sbx_err local_remove(struct sbx_provider *p, const char *id)
 		return err;
 	}
 	close(dirfd);
+	local_cgroup_remove(&li->cg, id);
 	if (local_rm_tree(li->rootfd, trash) != 0)
 		log_msg(LOG_WARN, "sandbox.local.remove_incomplete",
 		    "could not delete all of %s (errno %d); swept at the "
@@ -644,6 +675,75 @@ static void set_detail(char *detail, size_t len, const char *fmt,
 		snprintf(detail, len, fmt, arg);
 }
 
+/*
+ * When Omni runs as root, commands run as the sandbox user: resolve it.
+ * A user namespace alone would not do: one made by root maps its users
+ * back to host root.
+ */
+static enum sbx_err choose_user(struct local_impl *li,
+    const struct sbx_local_opts *o, char *detail, size_t detail_len)
+{
+	const char *name = o->sandbox_user != NULL && o->sandbox_user[0] ?
+	    o->sandbox_user : SBX_LOCAL_DEFAULT_USER;
+	struct passwd pw, *res = NULL;
+	char buf[4096], why[256];
+
+	if (geteuid() != 0)
+		return SBX_OK;
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+		snprintf(why, sizeof(why), "OMNI_SANDBOX_USER: user '%s' does "
+		    "not exist (make deps creates it); Omni runs as root and "
+		    "will not run sandbox commands as root", name);
+	else if (pw.pw_uid == 0 || pw.pw_gid == 0)
+		snprintf(why, sizeof(why), "OMNI_SANDBOX_USER: user '%s' has "
+		    "uid or gid 0", name);
+	else {
+		li->drop = 1;
+		li->uid = pw.pw_uid;
+		li->gid = pw.pw_gid;
+		return SBX_OK;
+	}
+	log_msg(LOG_ERROR, "sandbox.local.user", "%s", why);
+	set_detail(detail, detail_len, "%s", why);
+	return SBX_EISOLATION;
+}
+
+/* The bound of a whole sandbox: a cgroup, or the documented rlimits. */
+static enum sbx_err choose_cgroup(struct local_impl *li,
+    const struct sbx_local_opts *o, char *detail, size_t detail_len)
+{
+	long long pids = o->sandbox_pids > 0 ? o->sandbox_pids :
+	    SBX_LOCAL_DEFAULT_PIDS;
+	long long mem = o->sandbox_memory > 0 ? o->sandbox_memory :
+	    li->lim.mem_bytes;
+	char why[PATH_MAX + 128];
+	enum sbx_err err;
+
+	err = local_cgroup_init(&li->cg, o->cgroup, o->cgroup_fs_root,
+	    li->root, pids, mem, why, sizeof(why));
+	if (err != SBX_OK) {
+		log_msg(LOG_ERROR, "sandbox.local.cgroup", "%s", why);
+		set_detail(detail, detail_len, "%s", why);
+		return err == SBX_EINVAL ? SBX_EINVAL : SBX_EISOLATION;
+	}
+	li->lim.mem_bytes = mem;
+	/* Without a cgroup, the sandbox user's RLIMIT_NPROC is the only
+	 * process bound (for all sandboxes together); an unprivileged Omni
+	 * keeps its own, larger one, since it counts Omni's threads too. */
+	if (li->cg.kind == LOCAL_CG_NONE && li->drop)
+		li->lim.nproc = (int)pids;
+	local_cgroup_sweep(&li->cg, li->rootfd);
+	if (li->cg.kind == LOCAL_CG_NONE)
+		log_msg(LOG_WARN, "sandbox.local.cgroup", "%s; a sandbox's "
+		    "processes are bounded by RLIMIT_NPROC of its user and "
+		    "its memory per process only (RLIMIT_AS)", why);
+	else
+		log_msg(LOG_INFO, "sandbox.local.cgroup", "sandboxes bounded "
+		    "by %s: %lld processes, %lld bytes each",
+		    local_cgroup_kind_name(li->cg.kind), pids, mem);
+	return SBX_OK;
+}
+
 /* Decide whether commands run under bwrap; fills li->bwrap/isolated. */
 static enum sbx_err choose_isolation(struct local_impl *li,
     const struct sbx_local_opts *o, char *detail, size_t detail_len)
@@ -672,7 +772,8 @@ static enum sbx_err choose_isolation(struct local_impl *li,
 		    "%s; refusing to run commands unsandboxed (set "
 		    "OMNI_LOCAL_UNSANDBOXED=1 to allow it on a trusted "
 		    "machine)", why);
-		set_detail(detail, detail_len, "%s", why);
+		set_detail(detail, detail_len, "%s (OMNI_LOCAL_UNSANDBOXED=1 "
+		    "allows running unsandboxed on a trusted machine)", why);
 		return err;
 	}
 	if (atomic_exchange(&warned_unsandboxed, 1) == 0)
@@ -702,7 +803,8 @@ enum sbx_err sbx_local_new_opts(const struct sbx_local_opts *o,
 	if (snprintf(path, sizeof(path), "%s/sandboxes", o->data_dir) >=
 	    (int)sizeof(path) || mkdir_p(path) != 0 ||
 	    realpath(path, real) == NULL) {
-		set_detail(detail, detail_len, "cannot create %s", path);
+		set_detail(detail, detail_len, "OMNI_DATA_DIR: cannot create %s",
+		    path);
 		log_msg(LOG_ERROR, "sandbox.local.data_dir",
 		    "cannot create %s: %s", path, strerror(errno));
 		return SBX_EIO;
@@ -728,7 +830,9 @@ enum sbx_err sbx_local_new_opts(const struct sbx_local_opts *o,
 		return SBX_EIO;
 	}
 	sweep_stale(li);
-	if ((err = choose_isolation(li, o, detail, detail_len)) != SBX_OK) {
+	if ((err = choose_user(li, o, detail, detail_len)) != SBX_OK ||
+	    (err = choose_cgroup(li, o, detail, detail_len)) != SBX_OK ||
+	    (err = choose_isolation(li, o, detail, detail_len)) != SBX_OK) {
 		local_destroy(p);
 		return err;
 	}
@@ -737,7 +841,7 @@ enum sbx_err sbx_local_new_opts(const struct sbx_local_opts *o,
 }
 
 enum sbx_err sbx_local_new(const struct omni_config *cfg,
-    struct sbx_provider **out)
+    struct sbx_provider **out, char *detail, size_t detail_len)
 {
 	struct sbx_local_opts o;
 	enum sbx_err err;
@@ -750,7 +854,11 @@ enum sbx_err sbx_local_new(const struct omni_config *cfg,
 	memset(&o, 0, sizeof(o));
 	o.data_dir = cfg->data_dir;
 	o.unsandboxed = cfg->local_unsandboxed;
-	err = sbx_local_new_opts(&o, out, NULL, 0);
+	o.sandbox_user = cfg->sandbox_user;
+	o.cgroup = cfg->sandbox_cgroup;
+	o.sandbox_pids = cfg->sandbox_pids;
+	o.sandbox_memory = (long long)cfg->sandbox_memory;
+	err = sbx_local_new_opts(&o, out, detail, detail_len);
 	if (err == SBX_OK)
 		(*out)->cfg = cfg;
 	return err;

@@ -35,8 +35,10 @@
 #define WAIT_MAX_STARTS 3
 
 enum sbx_err sbx_provider_new(const struct omni_config *cfg,
-    struct sbx_provider **out)
+    struct sbx_provider **out, char *detail, size_t detail_len)
 {
+	if (detail != NULL && detail_len > 0)
+		detail[0] = '\0';
 	if (out == NULL)
 		return SBX_EINVAL;
 	*out = NULL;
@@ -44,7 +46,7 @@ enum sbx_err sbx_provider_new(const struct omni_config *cfg,
 		return SBX_EINVAL;
 	switch (cfg->provider) {
 	case CFG_PROVIDER_LOCAL:
-		return sbx_local_new(cfg, out);
+		return sbx_local_new(cfg, out, detail, detail_len);
 	case CFG_PROVIDER_DAYTONA:
 		return sbx_daytona_new(cfg, out);
 	default:
@@ -219,7 +221,9 @@ int sbx_id_valid(const char *id)
 		    c == '.'))
 			return 0;
 	}
-	return 1;
+	/* "." and ".." are path segments, not ids: in a Daytona URL libcurl
+	 * would resolve them to another resource (found by fuzz_endpoints). */
+	return id[strspn(id, ".")] != '\0';
 }
 
 int sbx_user_id_valid(const char *user_id)
@@ -237,6 +241,62 @@ int sbx_user_id_valid(const char *user_id)
 		if (c < 0x20 || c > 0x7e || c == '/')
 			return 0;
 	}
+	return 1;
+}
+
+/*
+ * Names refused in a command's environment.  Exact names first: the
+ * provider's own, then what a shell reads at start-up or while parsing,
+ * then what glibc and the dynamic loader read (the loader ignores some of
+ * them only for set-user-ID programs, which a sandbox command is not).
+ */
+static const char *const env_refused[] = {
+	"PATH", "HOME",
+	"ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "IFS", "PS4", "CDPATH",
+	"GLOBIGNORE", "PROMPT_COMMAND", "BASH_XTRACEFD", "POSIXLY_CORRECT",
+	"GCONV_PATH", "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH",
+	"NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TZDIR",
+	NULL,
+};
+/* Prefixes: the loader's and allocator's families, exported shell
+ * functions. */
+static const char *const env_refused_prefix[] = {
+	"LD_", "MALLOC_", "GLIBC_", "BASH_FUNC_", NULL,
+};
+
+int sbx_env_entry_valid(const char *kv)
+{
+	const char *eq, *s;
+	size_t n, i;
+
+	if (kv == NULL || (eq = strchr(kv, '=')) == NULL || eq == kv)
+		return 0;
+	n = (size_t)(eq - kv);
+	if (n > SBX_ENV_NAME_MAX || strlen(eq + 1) > SBX_ENV_VALUE_MAX ||
+	    (kv[0] >= '0' && kv[0] <= '9'))
+		return 0;
+	for (s = kv; s < eq; s++)
+		if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+			return 0;
+	for (i = 0; env_refused[i] != NULL; i++)
+		if (strlen(env_refused[i]) == n &&
+		    strncmp(kv, env_refused[i], n) == 0)
+			return 0;
+	for (i = 0; env_refused_prefix[i] != NULL; i++)
+		if (strncmp(kv, env_refused_prefix[i],
+		    strlen(env_refused_prefix[i])) == 0)
+			return 0;
+	return 1;
+}
+
+int sbx_env_valid(const char *const *env)
+{
+	size_t i;
+
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		if (i >= SBX_ENV_MAX || !sbx_env_entry_valid(env[i]))
+			return 0;
 	return 1;
 }
 

@@ -311,6 +311,14 @@ class DaytonaNginxTests(DaytonaStack, FrontendSequence, unittest.TestCase):
         assert_error(self, self.status(other), 404, "SANDBOX_NOT_FOUND")
         assert_error(self, self.delete(other), 404, "SANDBOX_NOT_FOUND")
         self.assertEqual(self.fake.calls("DELETE"), [])
+        # Nor a command in it, with auth off as here: the same owner path
+        # as status and delete (it never reaches the toolbox).
+        r = self.stack.post_json("/debug/sandbox/exec",
+                                 {"sandboxId": other, "command": "id"},
+                                 timeout=TIMEOUT)
+        assert_error(self, r, 404, "SANDBOX_NOT_FOUND")
+        self.assertEqual([c for c in self.fake.log()
+                          if "/toolbox/" in c.get("path", "")], [])
 
     def test_bad_requests_never_reach_daytona(self):
         assert_error(self, self.stack.post_json("/api/sandbox/create", {}),

@@ -509,6 +509,20 @@ class SandboxOwnerNginx(harness.SharedStack, unittest.TestCase):
         self.assertEqual(err["message"], "token has no subject")
         self.assertEqual(r.header("WWW-Authenticate"), "Bearer")
 
+    def test_tokens_need_an_integer_expiry_and_a_clean_subject(self):
+        alice = self.user("alice")
+        sid = self.create_own(alice)
+        for claims in ({"sub": alice},                       # no exp
+                       {"sub": alice, "exp": float("nan")},  # never expires
+                       {"sub": alice, "exp": time.time() + 3600.5},
+                       {"sub": alice, "exp": str(int(time.time()) + 3600)},
+                       {"sub": alice + "\u0000x",
+                        "exp": int(time.time()) + 3600}):
+            r = self.stack.request(
+                "GET", "/api/sandbox/status?id=" + sid, timeout=TIMEOUT,
+                headers={"Authorization": "Bearer " + token(claims)})
+            assert_error(self, r, 401, "UNAUTHORIZED")
+
     def test_own_sandbox_lifecycle(self):
         alice = self.user("alice")
         sid = self.create_own(alice)

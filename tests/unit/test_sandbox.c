@@ -546,14 +546,14 @@ static void provider_new_rejects_bad_config(void **state)
 	struct sbx_provider *p = (struct sbx_provider *)1;
 
 	(void)state;
-	assert_int_equal(sbx_provider_new(NULL, &p), SBX_EINVAL);
+	assert_int_equal(sbx_provider_new(NULL, &p, NULL, 0), SBX_EINVAL);
 	assert_null(p);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.provider = (enum cfg_provider)42;
-	assert_int_equal(sbx_provider_new(&cfg, &p), SBX_EINVAL);
+	assert_int_equal(sbx_provider_new(&cfg, &p, NULL, 0), SBX_EINVAL);
 	/* local without a data directory */
 	cfg.provider = CFG_PROVIDER_LOCAL;
-	assert_int_equal(sbx_provider_new(&cfg, &p), SBX_EINVAL);
+	assert_int_equal(sbx_provider_new(&cfg, &p, NULL, 0), SBX_EINVAL);
 	assert_null(p);
 	sbx_provider_free(NULL);
 }

@@ -206,7 +206,7 @@ static struct reply call_as(const char *sub, route_handler h,
 	}
 	envp[n] = NULL;
 	row = (struct route){ method, path, h,
-	    json != NULL ? ROUTE_BODY_JSON : ROUTE_BODY_NONE, ROUTE_USER, 0 };
+	    json != NULL ? ROUTE_BODY_JSON : ROUTE_BODY_NONE, ROUTE_USER, 0, 0 };
 	assert_int_equal(http_request_parse(&req, envp, read_body, &b, 65536,
 	    &cfg), HTTP_PARSE_OK);
 	http_response_init(&resp);
@@ -761,7 +761,7 @@ static void debug_exec_validation_names_the_field(void **state)
 		{ "{\"sandboxId\":\"x\",\"command\":\"true\",\"timeoutS\":true}",
 		    "timeoutS" },
 		{ "{\"sandboxId\":\"x\",\"command\":\"true\","
-		    "\"timeoutS\":99999999999999999999}", "timeoutS" },
+		    "\"timeoutS\":9223372036854775807}", "timeoutS" },
 	};
 	char big[9000];
 	struct reply r;

@@ -832,9 +832,15 @@ static void writes_outside_the_sandbox_fail_under_bwrap(void **state)
 
 	ensure(iso(state), "alice", &a);
 	ensure(unsb(state), "bob", &b);
-	/* A file of another sandbox, and a file beside the sandboxes. */
+	/* A file of another sandbox, and a file beside the sandboxes, in a
+	 * directory anyone may write (commands run as the sandbox user when
+	 * the test runs as root), so that only bwrap stops the write. */
 	snprintf(other, sizeof(other), "%s/%s/home/secret", FX->root, b.id);
-	snprintf(host_file, sizeof(host_file), "%s/escape", FX->dir);
+	snprintf(host_file, sizeof(host_file), "%s/open", FX->dir);
+	assert_int_equal(chmod(FX->dir, 0711), 0);
+	assert_int_equal(mkdir(host_file, 01777), 0);
+	assert_int_equal(chmod(host_file, 01777), 0);
+	snprintf(host_file, sizeof(host_file), "%s/open/escape", FX->dir);
 	snprintf(cmd, sizeof(cmd), "for f in %s %s /usr/escape /escape "
 	    "/etc/escape /home/escape /proc/escape; do "
 	    "(echo x > $f) 2>/dev/null && echo WROTE $f; done; "
