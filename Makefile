@@ -96,3 +96,71 @@ run: deps
 
 clean:
 	rm -rf build
+
+# ---- libFuzzer targets (tests/fuzz/README.md) -----------------------------
+#
+#   make fuzz         build every target into build/fuzz/ and run each for
+#                     FUZZ_SECONDS (default 60) on a copy of its corpus
+#   make fuzz-smoke   the same for 5 seconds each (part of make test)
+#
+# The library objects are compiled once, with coverage but without
+# libFuzzer's main, into build/fuzz/obj/; each target links them with its
+# harness.  A target runs on build/fuzz/corpus-work/<target>, seeded from
+# tests/fuzz/corpus/<target>/ (which is never written), its log goes to
+# build/fuzz/logs/<target>.log and a crash to build/fuzz/artifacts/<target>/.
+
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) $(BASE_CFLAGS)
+FUZZ_OBJS    := $(LIBSRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_TARGETS := fuzz_request fuzz_json fuzz_inngest fuzz_jcs fuzz_jwt \
+	fuzz_signature fuzz_daytona fuzz_endpoints
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
+FUZZ_LINK     = clang $(FUZZ_CFLAGS) -fsanitize=fuzzer
+
+.PHONY: fuzz fuzz-smoke fuzz-build
+
+$(FUZZ_DIR)/obj/%.o: %.c $(wildcard include/*.h) $(wildcard app/*/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/libomni.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libomni.a $(wildcard tests/fuzz/*.h)
+	$(FUZZ_LINK) $< $(FUZZ_DIR)/libomni.a $(LDLIBS) -o $@
+
+# Two targets are variants of another harness, chosen by a define.
+$(FUZZ_DIR)/fuzz_json: tests/fuzz/fuzz_request.c $(FUZZ_DIR)/libomni.a $(wildcard tests/fuzz/*.h)
+	$(FUZZ_LINK) -DFUZZ_JSON $< $(FUZZ_DIR)/libomni.a $(LDLIBS) -o $@
+
+$(FUZZ_DIR)/fuzz_jcs: tests/fuzz/fuzz_inngest.c $(FUZZ_DIR)/libomni.a $(wildcard tests/fuzz/*.h)
+	$(FUZZ_LINK) -DFUZZ_JCS $< $(FUZZ_DIR)/libomni.a $(LDLIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+# One line per target, "fuzz <target>: ok|FAIL ..." (tests/run.py counts
+# them); every target runs even when an earlier one failed.
+fuzz: fuzz-build
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+		w=$(FUZZ_DIR)/corpus-work/$$t; a=$(FUZZ_DIR)/artifacts/$$t; \
+		log=$(FUZZ_DIR)/logs/$$t.log; \
+		mkdir -p $$w $$a $(FUZZ_DIR)/logs; \
+		if [ -d tests/fuzz/corpus/$$t ]; then \
+			cp -p tests/fuzz/corpus/$$t/* $$w/ 2>/dev/null || :; fi; \
+		if UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		    $(FUZZ_DIR)/$$t -max_total_time=$(FUZZ_SECONDS) \
+		    -max_len=4096 -timeout=10 -artifact_prefix=$$a/ \
+		    $$w >$$log 2>&1; then \
+			echo "fuzz $$t: ok, $$(grep -o 'Done [0-9]* runs' $$log | \
+			    tail -n 1 | tr -d '\n'), corpus $$(ls $$w | wc -l)"; \
+		else \
+			echo "fuzz $$t: FAIL (log: $$log, artifacts: $$a/)"; \
+			grep -v '^{"ts"' $$log | tail -n 40; fail=1; \
+		fi; \
+	done; exit $$fail
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5

@@ -16,9 +16,7 @@
  * returns the number of bytes it consumed, or 0 for a violation.
  */
 
-/* One UTF-8 sequence at 'p' (n bytes left), RFC 3629: the shortest form
- * only, no surrogates, nothing past U+10FFFF. */
-static size_t utf8_sequence(const unsigned char *p, size_t n)
+size_t json_utf8_sequence(const unsigned char *p, size_t n)
 {
 	unsigned char lo = 0x80, hi = 0xbf;
 	size_t len;
@@ -146,7 +144,7 @@ static long grammar_violation(const char *buf, size_t len,
 			} else if (c < 0x20)
 				step = 0;
 			else
-				step = utf8_sequence((const unsigned char *)buf +
+				step = json_utf8_sequence((const unsigned char *)buf +
 				    i, len - i);
 		} else if (c == '"') {
 			in_string = 1;

@@ -73,41 +73,6 @@ void handle_debug_echo(struct http_request *req, struct http_response *resp)
 }
 
 /*
- * Length of the well-formed UTF-8 sequence at 's' ('n' bytes left), or 0
- * (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).
- */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned lo = 0x80, hi = 0xBF;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		len = 2;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		len = 3;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		len = 4;
-	else
-		return 0;
-	if (s[0] == 0xE0)
-		lo = 0xA0;
-	else if (s[0] == 0xED)
-		hi = 0x9F;
-	else if (s[0] == 0xF0)
-		lo = 0x90;
-	else if (s[0] == 0xF4)
-		hi = 0x8F;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return len;
-}
-
-/*
  * The command's output as a JSON string.  Output is bytes, a JSON string
  * is UTF-8: each byte that does not start a well-formed sequence becomes
  * U+FFFD, so a binary-writing command still gets a parseable answer.
@@ -127,7 +92,7 @@ static struct json_object *output_json(const char *out, size_t len)
 	if ((buf = malloc(len * 3 + 1)) == NULL)
 		return NULL;
 	while (i < len) {
-		if ((k = utf8_seq(s + i, len - i)) == 0) {
+		if ((k = json_utf8_sequence(s + i, len - i)) == 0) {
 			memcpy(buf + j, repl, 3);
 			j += 3;
 			i++;

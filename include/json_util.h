@@ -47,6 +47,13 @@ enum json_err json_get_string(struct json_object *obj, const char *key,
 enum json_err json_get_opt_string(struct json_object *obj, const char *key,
     size_t max_len, const char **out);
 
+/*
+ * Length of the well-formed UTF-8 sequence at 'p' ('n' > 0 bytes left),
+ * or 0 (RFC 3629: the shortest form only, no surrogates, nothing past
+ * U+10FFFF).  The rule json_parse_object() holds strings to.
+ */
+size_t json_utf8_sequence(const unsigned char *p, size_t n);
+
 /* Text for an error, for the details of a VALIDATION_ERROR. */
 const char *json_strerror(enum json_err err);
 

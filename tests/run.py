@@ -6,11 +6,14 @@
 For each build directory: every cmocka binary in BUILD/tests/, then the
 integration suite (tests/integration/run_all.py) against BUILD/omni-fcgi.
 After the suites, the valgrind leak check of a worker under a request mix
-runs against the plain build.  Exit status 0 only if nothing failed.
+runs against the plain build, and then `make fuzz-smoke` runs each
+libFuzzer target for 5 seconds (tests/fuzz/README.md; skipped without
+clang).  Exit status 0 only if nothing failed.
 """
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -87,6 +90,35 @@ def run_integration(build):
                [sys.executable, "tests/integration/run_all.py"], env)
 
 
+FUZZ_LINE = re.compile(r"^fuzz (\S+): (ok|FAIL)", re.M)
+
+
+def run_fuzz_smoke():
+    """make fuzz-smoke: each libFuzzer target is one test."""
+    if shutil.which("clang") is None:
+        print("fuzz: skipped (clang not found)")
+        totals["skipped"] += 1
+        return
+    t0 = time.monotonic()
+    p = subprocess.run(["make", "--no-print-directory", "fuzz-smoke"],
+                       cwd=ROOT, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, errors="replace")
+    out = p.stdout
+    lines = FUZZ_LINE.findall(out)
+    passed = sum(1 for _, r in lines if r == "ok")
+    failed = sum(1 for _, r in lines if r == "FAIL")
+    if p.returncode != 0 and failed == 0:
+        failed = 1  # the build failed before any target ran
+    totals["passed"] += passed
+    totals["failed"] += failed
+    print(f"fuzz-smoke: {passed} passed, {failed} failed "
+          f"({time.monotonic() - t0:.1f}s)")
+    if failed:
+        print(out[-20000:])
+    else:
+        print("\n".join(l for l in out.splitlines() if l.startswith("fuzz ")))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -107,6 +139,8 @@ def main():
                                 "--bin", os.path.join(ROOT, a.build,
                                                       "omni-fcgi")],
                    dict(os.environ))
+    if a.only is None:
+        run_fuzz_smoke()
     line = f"{totals['passed']} passed, {totals['failed']} failed"
     if totals["skipped"]:
         line += f", {totals['skipped']} skipped"

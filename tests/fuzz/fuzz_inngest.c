@@ -51,6 +51,7 @@
 #include "functions.h"
 #include "inngest_signing.h"
 #include "inngest_transport.h"
+#include "fuzz_util.h"
 
 #define FUZZ_NOW_MS 1700000000000LL
 #define FUZZ_SIGNING_KEY \
@@ -61,14 +62,6 @@ static struct ing_app *cloud_app;
 static int transport_mode;
 static int verbose;     /* FUZZ_INNGEST_VERBOSE set: print each answer */
 
-static void
-check(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "invariant broken: %s\n", what);
-		abort();
-	}
-}
 
 /* ---- seams: a fixed clock, no sleeping, no network ---- */
 

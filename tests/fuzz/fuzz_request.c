@@ -33,6 +33,7 @@
 #include "json_util.h"
 #include "log.h"
 #include "router.h"
+#include "fuzz_util.h"
 
 #define MAX_PARAMS 64
 
@@ -125,14 +126,6 @@ sink_init(FCGX_Stream *s)
 	s->emptyBuffProc = sink_flush;
 }
 
-static void
-check(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "invariant broken: %s\n", what);
-		abort();
-	}
-}
 
 static void
 check_response(const struct http_request *req,
