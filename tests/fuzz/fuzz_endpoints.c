@@ -365,9 +365,10 @@ id_ok(const char *s)
 {
 	size_t n = s != NULL ? strlen(s) : 0;
 
+	/* Not dots alone: "." and ".." would be URL path segments. */
 	return n >= 1 && n <= SBX_ID_MAX - 1 && strspn(s,
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	    "._-") == n;
+	    "._-") == n && strspn(s, ".") != n;
 }
 
 /* A required string field of 1..max bytes without NUL: the value, or
