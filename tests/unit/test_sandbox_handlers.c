@@ -41,6 +41,7 @@
 #include "sandbox_daytona.h"
 #include "sandbox_local.h"
 #include "timeutil.h"
+#include "rm_tree.h"
 
 static char dir[64];
 static struct omni_config cfg;
@@ -245,14 +246,6 @@ static int sandbox_dir_exists(const char *id)
 	return stat(path, &st) == 0;
 }
 
-static int rm_cb(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -276,7 +269,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	sandbox_handlers_fini();
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(dir);
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 
 #include "sandbox.h"
 #include "../../app/sandbox/local_internal.h"
+#include "rm_tree.h"
 
 static const char *const ID = "omni-0123456789abcdef0123456789abcdef";
 
@@ -217,14 +218,6 @@ static void unsandboxed_env_is_path_home_and_the_request(void **state)
 
 /* ---- cgroups, on a fake tree ---- */
 
-static int rm_cb(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void put(const char *dir, const char *name, const char *text)
 {
@@ -311,7 +304,7 @@ static void cgroup_v2_writes_limits_per_sandbox(void **state)
 		    SBX_OK);
 		assert_string_not_equal(other.tag, cg.tag);
 	}
-	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(root);
 }
 
 static void cgroup_v2_leaf_missing_files_is_an_isolation_error(void **state)
@@ -333,7 +326,7 @@ static void cgroup_v2_leaf_missing_files_is_an_isolation_error(void **state)
 	/* the leaf is made, but has no pids.max: never run unbounded */
 	assert_int_equal(local_cgroup_prepare(&cg, ID, procs), SBX_EISOLATION);
 	assert_int_equal(procs[0], -1);
-	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(root);
 }
 
 static void cgroup_v2_without_controllers_is_refused(void **state)
@@ -359,7 +352,7 @@ static void cgroup_v2_without_controllers_is_refused(void **state)
 	    1 << 26, detail, sizeof(detail)), SBX_EISOLATION);
 	assert_int_equal(local_cgroup_init(&cg, "sometimes", root, "/d", 100,
 	    1 << 26, detail, sizeof(detail)), SBX_EINVAL);
-	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(root);
 }
 
 static void cgroup_v1_uses_pids_and_memory_hierarchies(void **state)
@@ -396,7 +389,7 @@ static void cgroup_v1_uses_pids_and_memory_hierarchies(void **state)
 	    cg.tag, ID);
 	get(leaf, "pids.max", buf, sizeof(buf));
 	assert_string_equal(buf, "64");
-	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(root);
 }
 
 static void cgroup_none_and_off(void **state)

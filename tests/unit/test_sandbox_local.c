@@ -35,6 +35,7 @@
 
 #include "sandbox.h"
 #include "sandbox_local.h"
+#include "rm_tree.h"
 
 struct fixture {
 	char dir[64];
@@ -43,14 +44,6 @@ struct fixture {
 	struct sbx_provider *u; /* unsandboxed (bwrap missing, allowed) */
 };
 
-static int rm_cb(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static struct sbx_local_limits test_limits(void)
 {
@@ -97,7 +90,7 @@ static int teardown(void **state)
 
 	sbx_provider_free(fx->p);
 	sbx_provider_free(fx->u);
-	nftw(fx->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(fx->dir);
 	free(fx);
 	return 0;
 }
