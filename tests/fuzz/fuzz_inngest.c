@@ -208,8 +208,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ing_response res;
 	char sig[ING_SIG_HEADER_LEN];
 	char *query, *body;
-	const uint8_t *nl;
-	size_t qlen, blen, nh = 0;
+	size_t blen, nh = 0;
 	uint8_t flags;
 
 	if (size < 1)
@@ -217,22 +216,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	flags = data[0];
 	data++;
 	size--;
-	nl = memchr(data, '\n', size);
-	qlen = nl != NULL ? (size_t)(nl - data) : size;
-	blen = nl != NULL ? size - qlen - 1 : 0;
 	/* The query is a C string (the transport gives one); the body is
 	 * raw bytes in its own allocation so ASan sees any over-read. */
-	query = malloc(qlen + 1);
-	body = malloc(blen > 0 ? blen : 1);
-	if (query == NULL || body == NULL) {
-		free(query);
-		free(body);
+	if (fuzz_split_line(data, size, &query, &body, &blen) != 0)
 		return 0;
-	}
-	memcpy(query, data, qlen);
-	query[qlen] = '\0';
-	if (blen > 0)
-		memcpy(body, nl + 1, blen);
 
 	transport_mode = flags >> 6;
 	if (flags & 8) {

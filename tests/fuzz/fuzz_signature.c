@@ -303,21 +303,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (!(flags & 4) ? key != NULL && *key != '\0' :
 		    fallback != NULL && *fallback != '\0');
 	} else {
-		const uint8_t *nl = memchr(data, '\n', size);
-		size_t hlen = nl != NULL ? (size_t)(nl - data) : size;
-
-		hdr = malloc(hlen + 1);
-		blen = nl != NULL ? size - hlen - 1 : 0;
-		body = malloc(blen > 0 ? blen : 1);
-		if (hdr == NULL || body == NULL) {
-			free(hdr);
-			free(body);
+		if (fuzz_split_line(data, size, &hdr, &body, &blen) != 0)
 			return 0;
-		}
-		memcpy(hdr, data, hlen);
-		hdr[hlen] = '\0';
-		if (blen > 0)
-			memcpy(body, nl + 1, blen);
 	}
 
 	err = ing_signature_verify(hdr, blen > 0 ? body : NULL, blen, key,

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static inline void
 check(int ok, const char *what)
@@ -44,6 +45,34 @@ b64url_encode(const unsigned char *in, size_t n, char *out)
 		out[o++] = a[(acc << (6 - bits)) & 63];
 	out[o] = '\0';
 	return o;
+}
+
+/*
+ * Split 'data' at its first '\n' into a C string '*head' (what comes
+ * before; all of it without a '\n') and the raw bytes after it, '*body'
+ * of '*blen' bytes, each in its own allocation so ASan sees an over-read.
+ * The caller frees both.  -1 when out of memory (nothing to free).
+ */
+static inline int
+fuzz_split_line(const uint8_t *data, size_t size, char **head, char **body,
+    size_t *blen)
+{
+	const uint8_t *nl = memchr(data, '\n', size);
+	size_t hlen = nl != NULL ? (size_t)(nl - data) : size;
+
+	*blen = nl != NULL ? size - hlen - 1 : 0;
+	*head = malloc(hlen + 1);
+	*body = malloc(*blen > 0 ? *blen : 1);
+	if (*head == NULL || *body == NULL) {
+		free(*head);
+		free(*body);
+		return -1;
+	}
+	memcpy(*head, data, hlen);
+	(*head)[hlen] = '\0';
+	if (*blen > 0)
+		memcpy(*body, nl + 1, *blen);
+	return 0;
 }
 
 #endif
