@@ -38,9 +38,15 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 all: $(BIN)
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/*.h)
+# Every compile writes its header dependencies (-MMD) next to its output,
+# so that editing any header -- include/ or a module's internal one --
+# rebuilds exactly what includes it; -MP keeps a deleted header from
+# breaking the build.
+DEPFLAGS := -MMD -MP
+
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(DEPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libomni.a: $(OBJS)
 	@rm -f $@
@@ -49,9 +55,10 @@ $(BUILD)/libomni.a: $(OBJS)
 $(BIN): $(BUILD)/obj/app/main.o $(BUILD)/libomni.a
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libomni.a $(wildcard tests/unit/*.h)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libomni.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libomni.a $(LDLIBS) \
+	$(CC) $(BASE_CFLAGS) $(DEPFLAGS) $(CFLAGS) $(LDFLAGS) $< \
+		$(BUILD)/libomni.a $(LDLIBS) \
 		$(CMOCKA_LIBS) -o $@
 
 tests-bin: $(BIN) $(TESTBINS)
@@ -82,7 +89,7 @@ clang-check:
 
 build/clang/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	clang $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+	clang $(BASE_CFLAGS) $(DEPFLAGS) $(CFLAGS) -c $< -o $@
 
 valgrind: $(BIN)
 	@python3 tests/integration/valgrind_check.py --bin $(BIN)
@@ -121,9 +128,9 @@ FUZZ_LINK     = clang $(FUZZ_CFLAGS) -fsanitize=fuzzer
 
 .PHONY: fuzz fuzz-smoke fuzz-build
 
-$(FUZZ_DIR)/obj/%.o: %.c $(wildcard include/*.h) $(wildcard app/*/*.h)
+$(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_DIR)/libomni.a: $(FUZZ_OBJS)
 	@rm -f $@
@@ -164,3 +171,6 @@ fuzz: fuzz-build
 
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=5
+
+# The dependency files the compiles above wrote (none on a clean tree).
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct pool_opts opts = { 0 };
+	struct pool_opts opts = { .service = &omni_service };
 	struct omni_config cfg;
 	struct rl_table *ratelimit = NULL;
 	enum rl_err rle;
@@ -119,7 +119,8 @@ int main(int argc, char **argv)
 		return CFG_EXIT_CODE;
 	}
 	log_set_level(cfg.log_level);
-	if (handlers_preflight(&cfg, err, sizeof(err)) != 0) {
+	if (worker_service_preflight(&omni_service, &cfg, err,
+	    sizeof(err)) != 0) {
 		fprintf(stderr, "omni-fcgi: configuration error: %s\n", err);
 		cfg_free(&cfg);
 		return CFG_EXIT_CODE;
@@ -142,7 +143,7 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 1;
 	}
-	rc = worker_run(0, &cfg, ratelimit, -1);
+	rc = worker_run(0, &cfg, &omni_service, ratelimit, -1);
 	log_msg(LOG_INFO, "stop", "worker exited");
 	rl_table_destroy(ratelimit);
 	cfg_free(&cfg);

@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "handlers.h"
 #include "log.h"
 #include "pool.h"
 #include "ratelimit.h"
@@ -228,7 +227,8 @@ static void child_main(void)
 	close(m.sig_pipe[0]);
 	close(m.sig_pipe[1]);
 	close(m.ready_pipe[0]);
-	status = worker_run(m.listen_fd, m.cfg, m.ratelimit, m.ready_pipe[1]);
+	status = worker_run(m.listen_fd, m.cfg, m.opts->service, m.ratelimit,
+	    m.ready_pipe[1]);
 	/* After a clean drain exit() runs the atexit handlers, which is
 	 * where LeakSanitizer checks the worker; after a drain timeout
 	 * threads still run, so leave without touching shared state. */
@@ -428,7 +428,8 @@ static void reload(void)
 		    "configuration", err);
 		return;
 	}
-	if (handlers_preflight(&fresh, err, sizeof(err)) != 0 ||
+	if (worker_service_preflight(m.opts->service, &fresh, err,
+	    sizeof(err)) != 0 ||
 	    ensure_ratelimit(&fresh, err, sizeof(err)) != 0) {
 		log_msg(LOG_ERROR, "reload_failed", "%s; keeping the running "
 		    "configuration", err);

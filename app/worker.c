@@ -33,7 +33,6 @@
 
 #include "config.h"
 #include "fcgi_io.h"
-#include "handlers.h"
 #include "log.h"
 #include "timeutil.h"
 #include "worker.h"
@@ -49,7 +48,8 @@ struct thread_slot {
 /* One worker per process: the signal handler needs to reach it. */
 static struct {
 	const struct omni_config *cfg;
-	struct rl_table *ratelimit; /* the master's shared table, or NULL */
+	const struct worker_service *svc;
+	struct fcgi_site site;    /* what every request is served over */
 	int listen_fd;
 	atomic_int stopping;
 	int signal_pipe[2];   /* signal handler -> main thread */
@@ -175,7 +175,7 @@ static void *thread_main(void *arg)
 		 * closed the connection itself. */
 		if (FCGX_Accept_r(&fr) < 0)
 			continue;
-		fcgi_serve_limited(&fr, self.cfg, self.ratelimit);
+		fcgi_serve(&fr, &self.site);
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 1);
@@ -264,8 +264,20 @@ static void log_drained(int left, double t0)
 	log_end(line);
 }
 
+int worker_service_preflight(const struct worker_service *svc,
+    const struct omni_config *cfg, char *err, size_t errlen)
+{
+	void *app = svc->open(cfg, NULL, err, errlen);
+
+	if (app == NULL)
+		return -1;
+	svc->close(app);
+	return 0;
+}
+
 int worker_run(int listen_fd, const struct omni_config *cfg,
-    struct rl_table *ratelimit, int ready_fd)
+    const struct worker_service *svc, struct rl_table *ratelimit,
+    int ready_fd)
 {
 	struct thread_slot *slots;
 	struct json_object *line;
@@ -275,13 +287,18 @@ int worker_run(int listen_fd, const struct omni_config *cfg,
 
 	if (setup(listen_fd, cfg) != 0)
 		return 1;
-	self.ratelimit = ratelimit;
-	if (handlers_init(cfg, err, sizeof(err)) != 0) {
+	self.svc = svc;
+	self.site.cfg = cfg;
+	self.site.routes = svc->routes;
+	self.site.nroutes = svc->nroutes;
+	self.site.ratelimit = ratelimit;
+	if ((self.site.app = svc->open(cfg, ratelimit, err,
+	    sizeof(err))) == NULL) {
 		log_msg(LOG_ERROR, "worker_init_failed", "%s", err);
 		return 1;
 	}
 	if ((slots = calloc((size_t)n, sizeof(*slots))) == NULL) {
-		handlers_fini();
+		svc->close(self.site.app);
 		return 1;
 	}
 	for (; started < n; started++)
@@ -314,6 +331,7 @@ int worker_run(int listen_fd, const struct omni_config *cfg,
 	for (int i = 0; i < started; i++)
 		pthread_join(slots[i].tid, NULL);
 	free(slots);
-	handlers_fini();
+	svc->close(self.site.app);
+	self.site.app = NULL;
 	return status;
 }

@@ -1,7 +1,7 @@
 /*
  * debug.c -- endpoints for tests and operators, served only with
  * OMNI_DEBUG_ROUTES=1, which the configuration refuses outside
- * development.  Every one is a ROUTE_USER (app/routes.c): with
+ * development.  Every one is a ROUTE_USER (handlers/routes.c): with
  * OMNI_AUTH=jwt each needs a valid bearer token, as the user endpoints.
  *
  * GET /debug/sleep?ms=N holds a worker thread N ms (at most 60 s): the
@@ -29,6 +29,7 @@
 #include "handlers.h"
 #include "json_util.h"
 #include "log.h"
+#include "omni_worker.h"
 #include "sandbox.h"
 #include "timeutil.h"
 
@@ -128,7 +129,8 @@ static int timeout_field(struct json_object *body)
 void handle_debug_sandbox_exec(struct http_request *req,
     struct http_response *resp)
 {
-	struct sbx_provider *p = sandbox_provider();
+	struct omni_worker *w = omni_worker_of(req);
+	struct sbx_provider *p = w != NULL ? w->sandbox : NULL;
 	struct sbx_exec_opts opts;
 	struct sbx_exec_result r;
 	struct sbx_info info;
@@ -175,7 +177,7 @@ void handle_debug_sandbox_exec(struct http_request *req,
 	opts.max_output = DEBUG_EXEC_MAX_OUTPUT;
 	memset(&r, 0, sizeof(r));
 	if ((e = p->ops->exec(p, id, command, &opts, &r)) != SBX_OK) {
-		sandbox_error_response(resp, e, "debug.exec");
+		sandbox_error_response(req, resp, e, "debug.exec");
 		return;
 	}
 	if ((line = log_begin(LOG_INFO, "debug.sandbox.exec")) != NULL) {

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "handlers.h"
+#include "omni_worker.h"
 
 void handle_root(struct http_request *req, struct http_response *resp)
 {
@@ -54,7 +55,8 @@ void handle_ready(struct http_request *req, struct http_response *resp)
 	    req->cfg ? cfg_env_name(req->cfg->env) : "not loaded");
 	/* Cached by the sandbox module for a few seconds: /ready is polled
 	 * by load balancers and must not hammer the provider. */
-	sandbox_ok = sandbox_ready_check(detail, sizeof(detail));
+	sandbox_ok = sandbox_ready_check(omni_worker_of(req), detail,
+	    sizeof(detail));
 	ok &= add_check(checks, "sandbox", sandbox_ok, detail);
 	json_object_object_add(o, "status",
 	    json_object_new_string(ok ? "ready" : "not_ready"));

@@ -3,8 +3,8 @@
  * FastCGI request (http.h) to the SDK's transport-neutral entry point
  * (ing_serve, inngest.h) and back.
  *
- * Each worker process builds one Inngest app after fork
- * (inngest_handlers_init) and registers the functions; threads then share
+ * Each worker process builds one Inngest app after fork into its worker
+ * context (inngest_handlers_init) and registers the functions; threads then share
  * it read-only.  The route is raw-bodied: signatures are computed over the
  * exact bytes Inngest sent, so nothing may parse or re-encode the body
  * before the SDK sees it.
@@ -28,41 +28,34 @@
 #include "handlers.h"
 #include "inngest.h"
 #include "log.h"
+#include "omni_worker.h"
 
-static struct ing_app *g_app;
-
-struct ing_app *inngest_handlers_app(void)
-{
-	return g_app;
-}
-
-int inngest_handlers_init(const struct omni_config *cfg, char *err,
-    size_t errlen)
+int inngest_handlers_init(struct omni_worker *w, char *err, size_t errlen)
 {
 	enum ing_err e;
 
-	if (g_app != NULL)
+	if (w->inngest != NULL)
 		return 0;
-	e = ing_app_new(cfg, NULL, &g_app);
+	e = ing_app_new(w->cfg, NULL, &w->inngest);
 	if (e != ING_OK) {
 		snprintf(err, errlen, "inngest: %s", ing_strerror(e));
 		return -1;
 	}
-	e = functions_register_testing(g_app, cfg);
+	e = functions_register_testing(w->inngest, w->cfg);
 	if (e != ING_OK) {
 		snprintf(err, errlen, "inngest: registering test functions: %s",
 		    ing_strerror(e));
-		ing_app_free(g_app);
-		g_app = NULL;
+		ing_app_free(w->inngest);
+		w->inngest = NULL;
 		return -1;
 	}
 	return 0;
 }
 
-void inngest_handlers_fini(void)
+void inngest_handlers_fini(struct omni_worker *w)
 {
-	ing_app_free(g_app);
-	g_app = NULL;
+	ing_app_free(w->inngest);
+	w->inngest = NULL;
 }
 
 void handle_inngest(struct http_request *req, struct http_response *resp)
@@ -71,8 +64,10 @@ void handle_inngest(struct http_request *req, struct http_response *resp)
 	struct ing_response ires;
 	struct ing_request ireq = { 0 };
 	const char *ctype = "application/json";
+	struct omni_worker *w = omni_worker_of(req);
+	struct ing_app *app = w != NULL ? w->inngest : NULL;
 
-	if (g_app == NULL) {
+	if (app == NULL) {
 		http_response_error(resp, API_SERVICE_UNAVAILABLE,
 		    "Inngest is not initialised", NULL);
 		return;
@@ -97,11 +92,11 @@ void handle_inngest(struct http_request *req, struct http_response *resp)
 	ireq.body = req->body;
 	ireq.body_len = req->body != NULL ? req->body_len : 0;
 	ireq.scheme = NULL; /* "http"; see the top of this file */
-	ireq.host = ing_app_mode(g_app) == ING_MODE_DEV ?
+	ireq.host = ing_app_mode(app) == ING_MODE_DEV ?
 	    http_header(req, "host") : NULL;
 	ireq.path = req->path;
 
-	(void)ing_serve(g_app, &ireq, &ires);
+	(void)ing_serve(app, &ireq, &ires);
 	free(hdrs);
 
 	for (size_t i = 0; i < ires.nheaders; i++) {

@@ -7,7 +7,8 @@
  *   DELETE /api/sandbox?id=               -> 200 {sandboxId,deleted:true}
  *
  * and the provider check behind /ready.  The worker's one provider is made
- * by sandbox_handlers_init() after fork and shared by its threads; no
+ * by sandbox_handlers_init() into the worker context after fork and shared
+ * by its threads; no
  * handler keeps anything about a user between requests (the provider finds
  * the user's sandbox again by its derived name).
  *
@@ -29,39 +30,27 @@
 #include "handlers.h"
 #include "json_util.h"
 #include "log.h"
+#include "omni_worker.h"
 #include "sandbox.h"
 #include "sandbox_daytona.h"
 #include "timeutil.h"
 
 #define READY_CACHE_MS 3000 /* /ready asks the provider at most this often */
 
-static struct sbx_provider *provider;
-
-static pthread_mutex_t ready_mu = PTHREAD_MUTEX_INITIALIZER;
-static long long ready_checked_ms; /* 0: never */
-static int ready_checking;         /* a thread is asking the provider */
-static int ready_ok;
-static char ready_detail[160];
-
-struct sbx_provider *sandbox_provider(void)
+int sandbox_handlers_init(struct omni_worker *w, char *err, size_t errlen)
 {
-	return provider;
-}
-
-int sandbox_handlers_init(const struct omni_config *cfg, char *err,
-    size_t errlen)
-{
+	const struct omni_config *cfg = w->cfg;
 	char detail[512] = "";
 	enum sbx_err e;
 	const char *name = cfg != NULL && cfg->provider == CFG_PROVIDER_DAYTONA ?
 	    "daytona" : "local";
 
-	if (provider != NULL)
+	if (w->sandbox != NULL)
 		return 0;
-	e = sbx_provider_new(cfg, &provider, detail, sizeof(detail));
+	e = sbx_provider_new(cfg, &w->sandbox, detail, sizeof(detail));
 	if (e == SBX_OK)
 		return 0;
-	provider = NULL;
+	w->sandbox = NULL;
 	/* The provider's own one-line reason when it has one: which of
 	 * bubblewrap, the sandbox user or the cgroup failed. */
 	if (err != NULL && detail[0] != '\0')
@@ -77,19 +66,21 @@ int sandbox_handlers_init(const struct omni_config *cfg, char *err,
 	return -1;
 }
 
-void sandbox_handlers_fini(void)
+void sandbox_handlers_fini(struct omni_worker *w)
 {
-	sbx_provider_free(provider);
-	provider = NULL;
-	pthread_mutex_lock(&ready_mu);
-	ready_checked_ms = 0;
-	ready_checking = 0;
-	pthread_mutex_unlock(&ready_mu);
+	sbx_provider_free(w->sandbox);
+	w->sandbox = NULL;
+	pthread_mutex_lock(&w->ready.mu);
+	w->ready.checked_ms = 0;
+	w->ready.checking = 0;
+	pthread_mutex_unlock(&w->ready.mu);
 }
 
-int sandbox_ready_check(char *detail, size_t len)
+int sandbox_ready_check(struct omni_worker *w, char *detail, size_t len)
 {
-	char buf[sizeof(ready_detail)];
+	struct omni_ready_cache *rc;
+	struct sbx_provider *provider = w != NULL ? w->sandbox : NULL;
+	char buf[sizeof(rc->detail)];
 	long long now = time_mono_ms();
 	enum sbx_err e;
 	int ok;
@@ -98,33 +89,34 @@ int sandbox_ready_check(char *detail, size_t len)
 		snprintf(detail, len, "sandbox provider not initialised");
 		return 0;
 	}
+	rc = &w->ready;
 	/*
 	 * One thread asks the provider when the answer is older than
 	 * READY_CACHE_MS; the others answer with the last result meanwhile,
 	 * so a slow provider holds up one /ready, not every thread.  The
 	 * provider is asked outside the lock.
 	 */
-	pthread_mutex_lock(&ready_mu);
-	if (ready_checked_ms != 0 && (ready_checking ||
-	    now - ready_checked_ms < READY_CACHE_MS)) {
-		ok = ready_ok;
-		snprintf(detail, len, "%s", ready_detail);
-		pthread_mutex_unlock(&ready_mu);
+	pthread_mutex_lock(&rc->mu);
+	if (rc->checked_ms != 0 && (rc->checking ||
+	    now - rc->checked_ms < READY_CACHE_MS)) {
+		ok = rc->ok;
+		snprintf(detail, len, "%s", rc->detail);
+		pthread_mutex_unlock(&rc->mu);
 		return ok;
 	}
-	ready_checking = 1;
-	pthread_mutex_unlock(&ready_mu);
+	rc->checking = 1;
+	pthread_mutex_unlock(&rc->mu);
 	buf[0] = '\0';
 	e = provider->ops->check(provider, buf, sizeof(buf));
 	ok = e == SBX_OK;
 	if (!ok && buf[0] == '\0')
 		snprintf(buf, sizeof(buf), "%s", sbx_strerror(e));
-	pthread_mutex_lock(&ready_mu);
-	ready_checked_ms = time_mono_ms();
-	ready_checking = 0;
-	ready_ok = ok;
-	snprintf(ready_detail, sizeof(ready_detail), "%s", buf);
-	pthread_mutex_unlock(&ready_mu);
+	pthread_mutex_lock(&rc->mu);
+	rc->checked_ms = time_mono_ms();
+	rc->checking = 0;
+	rc->ok = ok;
+	snprintf(rc->detail, sizeof(rc->detail), "%s", buf);
+	pthread_mutex_unlock(&rc->mu);
 	snprintf(detail, len, "%s", buf);
 	return ok;
 }
@@ -175,9 +167,11 @@ static const struct {
 
 /* See handlers.h: the map above, the provider's Retry-After hint, and
  * Daytona's own words for an organisation limit. */
-void sandbox_error_response(struct http_response *resp, int e,
-    const char *op)
+void sandbox_error_response(const struct http_request *req,
+    struct http_response *resp, int e, const char *op)
 {
+	const struct omni_worker *w = omni_worker_of(req);
+	const struct sbx_provider *provider = w != NULL ? w->sandbox : NULL;
 	struct sbx_daytona_error last;
 	struct json_object *details, *line;
 	unsigned i = (unsigned)e < SBX__MAX ? (unsigned)e : SBX_OK;
@@ -244,7 +238,7 @@ int sandbox_get_owned(struct sbx_provider *p, const struct http_request *req,
 
 	memset(info, 0, sizeof(*info));
 	if ((e = p->ops->get(p, id, info)) != SBX_OK) {
-		sandbox_error_response(resp, e, op);
+		sandbox_error_response(req, resp, e, op);
 		return -1;
 	}
 	if (sandbox_subject_is(req, info->user_id))
@@ -258,7 +252,7 @@ int sandbox_get_owned(struct sbx_provider *p, const struct http_request *req,
 		log_end(line);
 	}
 	memset(info, 0, sizeof(*info));
-	sandbox_error_response(resp, SBX_ENOTFOUND, op);
+	sandbox_error_response(req, resp, SBX_ENOTFOUND, op);
 	return -1;
 }
 
@@ -282,13 +276,17 @@ static const char *id_param(struct http_request *req,
 	return id;
 }
 
-static int no_provider(struct http_response *resp)
+/* The worker's provider, or NULL with a 503 already written. */
+static struct sbx_provider *provider_of(const struct http_request *req,
+    struct http_response *resp)
 {
-	if (provider != NULL)
-		return 0;
+	struct omni_worker *w = omni_worker_of(req);
+
+	if (w != NULL && w->sandbox != NULL)
+		return w->sandbox;
 	http_response_error(resp, API_SERVICE_UNAVAILABLE,
 	    "sandbox provider not initialised", NULL);
-	return 1;
+	return NULL;
 }
 
 static struct json_object *info_json(const struct sbx_info *info)
@@ -306,8 +304,8 @@ static struct json_object *info_json(const struct sbx_info *info)
 	return o;
 }
 
-static void log_done(const char *event, const struct sbx_info *info,
-    const char *id, long long started)
+static void log_done(const struct sbx_provider *provider, const char *event,
+    const struct sbx_info *info, const char *id, long long started)
 {
 	struct json_object *line = log_begin(LOG_INFO, event);
 
@@ -332,6 +330,7 @@ void handle_sandbox_create(struct http_request *req,
 	struct json_object *o;
 	const char *user_id = NULL;
 	long long started = time_mono_ms();
+	struct sbx_provider *provider;
 	enum json_err je;
 	enum sbx_err e;
 
@@ -354,14 +353,14 @@ void handle_sandbox_create(struct http_request *req,
 		    "is not the token's subject");
 		return;
 	}
-	if (no_provider(resp))
+	if ((provider = provider_of(req, resp)) == NULL)
 		return;
 	memset(&info, 0, sizeof(info));
 	if ((e = sbx_ensure_for_user(provider, user_id, &info)) != SBX_OK) {
-		sandbox_error_response(resp, e, "create");
+		sandbox_error_response(req, resp, e, "create");
 		return;
 	}
-	log_done("sandbox.create", &info, NULL, started);
+	log_done(provider, "sandbox.create", &info, NULL, started);
 	if ((o = info_json(&info)) != NULL)
 		json_object_object_add(o, "userId",
 		    json_object_new_string(user_id));
@@ -371,10 +370,12 @@ void handle_sandbox_create(struct http_request *req,
 void handle_sandbox_status(struct http_request *req,
     struct http_response *resp)
 {
+	struct sbx_provider *provider;
 	struct sbx_info info;
 	const char *id;
 
-	if ((id = id_param(req, resp)) == NULL || no_provider(resp))
+	if ((id = id_param(req, resp)) == NULL ||
+	    (provider = provider_of(req, resp)) == NULL)
 		return;
 	if (sandbox_get_owned(provider, req, id, &info, resp, "status") != 0)
 		return;
@@ -387,20 +388,22 @@ void handle_sandbox_delete(struct http_request *req,
 	struct sbx_info info;
 	struct json_object *o;
 	long long started = time_mono_ms();
+	struct sbx_provider *provider;
 	const char *id;
 	enum sbx_err e;
 
-	if ((id = id_param(req, resp)) == NULL || no_provider(resp))
+	if ((id = id_param(req, resp)) == NULL ||
+	    (provider = provider_of(req, resp)) == NULL)
 		return;
 	/* The owner is checked before anything is removed. */
 	if (sandbox_owner_enforced(req) &&
 	    sandbox_get_owned(provider, req, id, &info, resp, "delete") != 0)
 		return;
 	if ((e = provider->ops->remove(provider, id)) != SBX_OK) {
-		sandbox_error_response(resp, e, "delete");
+		sandbox_error_response(req, resp, e, "delete");
 		return;
 	}
-	log_done("sandbox.delete", NULL, id, started);
+	log_done(provider, "sandbox.delete", NULL, id, started);
 	if ((o = json_object_new_object()) != NULL) {
 		json_object_object_add(o, "sandboxId",
 		    json_object_new_string(id));

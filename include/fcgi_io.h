@@ -1,6 +1,6 @@
 /*
  * fcgi_io.h -- serve one accepted FastCGI request: parse it into a
- * struct http_request, dispatch it over Omni's route table, write the
+ * struct http_request, dispatch it over the route table it is given, write the
  * response to the FastCGI output stream and log one line for it.
  *
  * This is the only place that knows both libfcgi and the HTTP structs.
@@ -13,15 +13,24 @@
 #include "http.h"
 
 struct omni_config;
+struct route;
 struct rl_table;
 
-/* Handle the request accepted in 'fr'.  The caller calls FCGX_Finish_r. */
-void fcgi_serve(FCGX_Request *fr, const struct omni_config *cfg);
+/*
+ * What a server serves: configuration, its route table and the context
+ * every request carries.  All borrowed; they outlive the serving threads.
+ */
+struct fcgi_site {
+	const struct omni_config *cfg;
+	const struct route *routes;  /* router.h */
+	size_t nroutes;
+	struct rl_table *ratelimit;  /* ratelimit.h; NULL: nothing limited */
+	void *app;                   /* becomes http_request.app */
+};
 
-/* The same, counting the request in 'ratelimit' (ratelimit.h; borrowed,
- * NULL: nothing is limited, which is what fcgi_serve does). */
-void fcgi_serve_limited(FCGX_Request *fr, const struct omni_config *cfg,
-    struct rl_table *ratelimit);
+/* Handle the request accepted in 'fr' over 'site'.  The caller calls
+ * FCGX_Finish_r. */
+void fcgi_serve(FCGX_Request *fr, const struct fcgi_site *site);
 
 /*
  * Write 'resp' for 'req' as a CGI response (Status line, headers,

@@ -1,11 +1,17 @@
 /*
- * handlers.h -- the HTTP handlers, one file per resource in handlers/.
+ * handlers.h -- the HTTP handlers, one file per resource in handlers/,
+ * Omni's route table (handlers/routes.c) and the wiring of the worker
+ * context (handlers/worker_ctx.c, omni_worker.h).
  *
  * Handlers are called by router_dispatch() (router.h) after the shared
  * checks: they see a parsed request (req->json on JSON routes) and fill the
- * response.  They hold no per-user state.  Per-process resources (the
- * sandbox provider, the Inngest app) are made after fork by
- * handlers_init() in each worker and released by handlers_fini().
+ * response.  They hold no per-user state and no globals: the per-process
+ * resources (the sandbox provider, the Inngest app) are in the worker
+ * context, omni_worker_of(req).
+ *
+ * Layering: this is the top of the program below main.c.  Handlers call
+ * down into the app libraries (sandbox.h, inngest.h, http.h); nothing
+ * below includes this header.
  */
 #ifndef OMNI_HANDLERS_H
 #define OMNI_HANDLERS_H
@@ -13,23 +19,20 @@
 #include <stddef.h>
 
 #include "http.h"
+#include "router.h"
 
 struct omni_config;
-struct ing_app;
+struct omni_worker;
+struct worker_service;
 struct sbx_info;
 struct sbx_provider;
 
-/* Make and release every handler module's per-process state.  'cfg' must
- * outlive the workers' use of it.  handlers_init returns 0 or -1 with a
- * line in 'err'. */
-int handlers_init(const struct omni_config *cfg, char *err, size_t errlen);
-void handlers_fini(void);
-
-/* Make and release everything once, in the master before any fork, so a
- * configuration that cannot work (no bubblewrap, unusable data dir) stops
- * start-up with one line instead of workers that die and restart. */
-int handlers_preflight(const struct omni_config *cfg, char *err,
-    size_t errlen);
+/* Omni's route table: every endpoint of the contract. */
+extern const struct route omni_routes[];
+extern const size_t omni_routes_count;
+/* Omni as the process model runs it (worker.h): the table above and the
+ * worker context (omni_worker.h). */
+extern const struct worker_service omni_service;
 
 /* health.c */
 void handle_root(struct http_request *req, struct http_response *resp);
@@ -38,20 +41,19 @@ void handle_ready(struct http_request *req, struct http_response *resp);
 /* debug.c: only with OMNI_DEBUG_ROUTES=1, never in production */
 void handle_debug_sleep(struct http_request *req, struct http_response *resp);
 void handle_debug_echo(struct http_request *req, struct http_response *resp);
-/* POST /debug/sandbox/exec: a command in a sandbox via sandbox_provider() */
+/* POST /debug/sandbox/exec: a command in a sandbox of the worker's provider */
 void handle_debug_sandbox_exec(struct http_request *req,
     struct http_response *resp);
 
 /* sandbox.c */
-int sandbox_handlers_init(const struct omni_config *cfg, char *err,
-    size_t errlen);
-void sandbox_handlers_fini(void);
+/* Make the provider chosen by cfg->provider into w->sandbox, and release
+ * it.  0, or -1 with one line in 'err'. */
+int sandbox_handlers_init(struct omni_worker *w, char *err, size_t errlen);
+void sandbox_handlers_fini(struct omni_worker *w);
 /* /ready: 1 if the provider answers, 0 with a reason in 'detail'.  The
- * answer is cached for a few seconds; one thread at a time refreshes it. */
-int sandbox_ready_check(char *detail, size_t len);
-/* The worker's sandbox provider, for the handlers that reach a sandbox.
- * Borrowed; NULL before sandbox_handlers_init. */
-struct sbx_provider *sandbox_provider(void);
+ * answer is cached for a few seconds in w->ready; one thread at a time
+ * refreshes it.  'w' may be NULL (no provider: 0). */
+int sandbox_ready_check(struct omni_worker *w, char *detail, size_t len);
 /*
  * The one mapping from a provider error 'e' (an enum sbx_err value, passed
  * as int so that this header needs no sandbox.h) to the contract's error
@@ -63,8 +65,8 @@ struct sbx_provider *sandbox_provider(void);
  * thread and right after the provider call that failed: it reads that
  * call's Daytona details (thread-local).
  */
-void sandbox_error_response(struct http_response *resp, int e,
-    const char *op);
+void sandbox_error_response(const struct http_request *req,
+    struct http_response *resp, int e, const char *op);
 /*
  * The owner rule.  With OMNI_AUTH=jwt a user reaches only their own
  * sandbox: the one whose owner (sbx_info.user_id, from its label) is the
@@ -98,12 +100,10 @@ void handle_sandbox_delete(struct http_request *req,
     struct http_response *resp);
 
 /* inngest.c */
-int inngest_handlers_init(const struct omni_config *cfg, char *err,
-    size_t errlen);
-void inngest_handlers_fini(void);
+/* Make the Inngest app with Omni's functions into w->inngest, and
+ * release it.  0, or -1 with one line in 'err'. */
+int inngest_handlers_init(struct omni_worker *w, char *err, size_t errlen);
+void inngest_handlers_fini(struct omni_worker *w);
 void handle_inngest(struct http_request *req, struct http_response *resp);
-/* The worker's Inngest app (functions, keys, event client), for handlers
- * that send events.  Borrowed; NULL before inngest_handlers_init. */
-struct ing_app *inngest_handlers_app(void);
 
 #endif

@@ -74,6 +74,11 @@ struct http_request {
 	 * set by the worker after parsing; NULL (the parse's value, and what
 	 * tests get) means nothing is limited. */
 	struct rl_table *ratelimit;
+	/* Borrowed: the application's per-process context that the server
+	 * was given (fcgi_io.h, struct fcgi_site.app), opaque to the HTTP
+	 * layer; NULL after the parse.  Omni's handlers read it through
+	 * omni_worker_of() (omni_worker.h). */
+	void *app;
 	struct timespec started;  /* CLOCK_MONOTONIC at parse */
 
 	/*

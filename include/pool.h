@@ -16,8 +16,10 @@
 #include <stddef.h>
 
 struct omni_config;
+struct worker_service;
 
 struct pool_opts {
+	const struct worker_service *service; /* what the workers serve */
 	const char *listen;     /* "unix:/path" or "host:port" */
 	const char *env_file;   /* --env-file, NULL if none */
 	int workers;            /* --workers, 0 = from configuration */

@@ -1,8 +1,8 @@
 /*
  * router.h -- the route table and the one function that dispatches on it.
  *
- * Routes are data: a static const array of struct route (app/routes.c is
- * Omni's table).  router_dispatch() applies, in order, the rules every
+ * Routes are data: a static const array of struct route (handlers/routes.c
+ * is Omni's table).  router_dispatch() applies, in order, the rules every
  * route shares, so no handler repeats them:
  *   1. the body was too large             -> 413 PAYLOAD_TOO_LARGE
  *   2. no route has this path             -> 404 NOT_FOUND
@@ -61,10 +61,6 @@ struct route {
 	int debug_only;      /* served only when OMNI_DEBUG_ROUTES=1 */
 	enum route_limit limit;
 };
-
-/* Omni's table (app/routes.c). */
-extern const struct route omni_routes[];
-extern const size_t omni_routes_count;
 
 /*
  * Dispatch 'req' over 'table' ('n' rows) into 'resp'.  Always leaves a

@@ -10,11 +10,37 @@
 #ifndef OMNI_WORKER_H
 #define OMNI_WORKER_H
 
+#include <stddef.h>
+
 struct omni_config;
 struct rl_table;
+struct route;
 
 /*
- * Serve 'listen_fd' with cfg->threads threads until told to stop.
+ * What a worker serves, given by the program above the process model
+ * (main.c passes Omni's, handlers.h): the route table (router.h) and the
+ * per-process context every request carries (http_request.app).
+ * open() runs in the worker after fork, before any thread starts; it
+ * returns the context or NULL with one line in 'err'.  close() runs after
+ * the last thread has stopped.  The master runs open() and close() once
+ * before forking, so that a configuration that cannot work stops start-up
+ * with one line instead of workers that die and restart.
+ */
+struct worker_service {
+	const struct route *routes;
+	size_t nroutes;
+	void *(*open)(const struct omni_config *cfg,
+	    struct rl_table *ratelimit, char *err, size_t errlen);
+	void (*close)(void *app);
+};
+
+/* The master's check: open() and close() once; 0, or -1 with 'err'. */
+int worker_service_preflight(const struct worker_service *svc,
+    const struct omni_config *cfg, char *err, size_t errlen);
+
+/*
+ * Serve 'svc' on 'listen_fd' with cfg->threads threads until told to
+ * stop.
  * 'ratelimit' (borrowed, may be NULL: nothing is limited) is the shared
  * rate-limit table (ratelimit.h) made before the fork, so that every
  * worker counts in the same memory.
@@ -24,6 +50,7 @@ struct rl_table;
  * timed out or set-up failed.
  */
 int worker_run(int listen_fd, const struct omni_config *cfg,
-    struct rl_table *ratelimit, int ready_fd);
+    const struct worker_service *svc, struct rl_table *ratelimit,
+    int ready_fd);
 
 #endif

@@ -121,13 +121,7 @@ static void parse_error_response(enum http_parse_err err,
 	}
 }
 
-void fcgi_serve(FCGX_Request *fr, const struct omni_config *cfg)
-{
-	fcgi_serve_limited(fr, cfg, NULL);
-}
-
-void fcgi_serve_limited(FCGX_Request *fr, const struct omni_config *cfg,
-    struct rl_table *ratelimit)
+void fcgi_serve(FCGX_Request *fr, const struct fcgi_site *site)
 {
 	struct http_request req;
 	struct http_response resp;
@@ -135,12 +129,13 @@ void fcgi_serve_limited(FCGX_Request *fr, const struct omni_config *cfg,
 
 	http_response_init(&resp);
 	perr = http_request_parse(&req, fr->envp, read_stream, fr->in,
-	    cfg->max_body, cfg);
-	req.ratelimit = ratelimit;
+	    site->cfg->max_body, site->cfg);
+	req.ratelimit = site->ratelimit;
+	req.app = site->app;
 	if (perr != HTTP_PARSE_OK)
 		parse_error_response(perr, &resp);
 	else
-		router_dispatch(omni_routes, omni_routes_count, &req, &resp);
+		router_dispatch(site->routes, site->nroutes, &req, &resp);
 	if (resp.oom || resp.status == 0) {
 		http_response_free(&resp);
 		http_response_init(&resp);

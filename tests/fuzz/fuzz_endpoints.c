@@ -4,8 +4,8 @@
  * (router_dispatch over omni_routes) and the real handlers.
  *
  * The handlers' provider is the Daytona provider, made once by
- * sandbox_handlers_init() as a worker makes it, whose client is then
- * pointed at a fake transport: a stateless stand-in for Daytona that
+ * sandbox_handlers_init() into a worker context as a worker makes it,
+ * whose client is then pointed at a fake transport: a stateless stand-in for Daytona that
  * answers from the request alone.  Nothing runs anywhere: an execute is
  * answered by echoing the script the client sent (decoded from its base64
  * line), so POST /debug/sandbox/exec exercises its validation and its
@@ -67,6 +67,7 @@
 #include "http.h"
 #include "json_util.h"
 #include "log.h"
+#include "omni_worker.h"
 #include "router.h"
 #include "sandbox.h"
 #include "sandbox_daytona.h"
@@ -102,6 +103,8 @@ static const struct {
 };
 
 static struct omni_config cfg_open, cfg_jwt;
+/* The worker context the endpoints are served with (omni_worker.h). */
+static struct omni_worker worker;
 static char bearer[512];
 
 /* The current input, as the fake Daytona sees it. */
@@ -708,11 +711,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg_jwt = cfg_open;
 	cfg_jwt.auth = CFG_AUTH_JWT;
 	cfg_jwt.jwt_secret = secret;
-	if (sandbox_handlers_init(&cfg_open, err, sizeof(err)) != 0) {
+	worker.cfg = &cfg_open;
+	pthread_mutex_init(&worker.ready.mu, NULL);
+	if (sandbox_handlers_init(&worker, err, sizeof(err)) != 0) {
 		fprintf(stderr, "fuzz_endpoints: %s\n", err);
 		abort();
 	}
-	c = sbx_daytona_client(sandbox_provider());
+	c = sbx_daytona_client(worker.sandbox);
 	check(c != NULL, "the provider is not Daytona's");
 	dt_client_set_transport(c, &fake);
 	make_bearer();
@@ -788,6 +793,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	http_response_init(&resp);
 	perr = http_request_parse(&req, envp, body_read, &b, MAX_IN,
 	    jwt ? &cfg_jwt : &cfg_open);
+	req.app = &worker;
 	if (perr == HTTP_PARSE_OK) {
 		router_dispatch(omni_routes, omni_routes_count, &req, &resp);
 		if (verbose)

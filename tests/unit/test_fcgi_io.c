@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "fcgi_io.h"
+#include "handlers.h"
 #include "log.h"
 
 /* ---- memory streams ---- */
@@ -508,6 +509,8 @@ test_write_failure_in_headers_returns_error(void **state)
 /* ---- fcgi_serve over memory streams ---- */
 
 static struct omni_config cfg;
+/* Omni's own table, as a worker serves it, without a worker context. */
+static struct fcgi_site site = { .cfg = &cfg, .routes = omni_routes };
 
 struct served {
 	struct capture out;
@@ -527,7 +530,8 @@ serve(struct served *s, char **envp, const char *body, size_t window)
 	fr.in = &s->in.s;
 	fr.out = &s->out.s;
 	fr.envp = envp;
-	fcgi_serve(&fr, &cfg);
+	site.nroutes = omni_routes_count;
+	fcgi_serve(&fr, &site);
 	capture_text(&s->out);
 	split(s->out.data, s->out.len, &s->p);
 	s->json = s->p.body_len > 0 ? json_tokener_parse(s->p.body) : NULL;
@@ -679,7 +683,7 @@ test_serve_stream_error_is_400(void **state)
 	fr.in = &s.in.s;
 	fr.out = &s.out.s;
 	fr.envp = env;
-	fcgi_serve(&fr, &cfg);
+	fcgi_serve(&fr, &site);
 	capture_text(&s.out);
 	split(s.out.data, s.out.len, &s.p);
 	s.json = json_tokener_parse(s.p.body);

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "rate_gate.h"
 #include "ratelimit.h"
+#include "handlers.h"
 #include "router.h"
 
 #define MIN_MS RL_WINDOW_MS

@@ -22,6 +22,7 @@
 
 
 #include "config.h"
+#include "handlers.h"
 #include "router.h"
 
 /* ---- the test table ---- */

@@ -36,6 +36,7 @@
 #include "handlers.h"
 #include "http.h"
 #include "json_util.h"
+#include "omni_worker.h"
 #include "router.h"
 #include "sandbox.h"
 #include "sandbox_daytona.h"
@@ -45,6 +46,17 @@
 
 static char dir[64];
 static struct omni_config cfg;
+/* The worker context the handlers are served with (omni_worker.h). */
+static struct omni_worker worker;
+
+/* sandbox_handlers_init on a fresh context for 'c'. */
+static int init_with(const struct omni_config *c, char *err, size_t len)
+{
+	memset(&worker, 0, sizeof(worker));
+	worker.cfg = c;
+	pthread_mutex_init(&worker.ready.mu, NULL);
+	return sandbox_handlers_init(&worker, err, len);
+}
 
 struct body {
 	const char *data;
@@ -100,6 +112,7 @@ static struct reply call(route_handler h, const char *method,
 	envp[n] = NULL;
 	assert_int_equal(http_request_parse(&req, envp, read_body, &b, 65536,
 	    &cfg), HTTP_PARSE_OK);
+	req.app = &worker;
 	if (json != NULL)
 		assert_int_equal(json_parse_object(req.body, req.body_len,
 		    &req.json, NULL, 0), JSON_OK);
@@ -210,6 +223,7 @@ static struct reply call_as(const char *sub, route_handler h,
 	    json != NULL ? ROUTE_BODY_JSON : ROUTE_BODY_NONE, ROUTE_USER, 0, 0 };
 	assert_int_equal(http_request_parse(&req, envp, read_body, &b, 65536,
 	    &cfg), HTTP_PARSE_OK);
+	req.app = &worker;
 	http_response_init(&resp);
 	router_dispatch(&row, 1, &req, &resp);
 	memset(&r, 0, sizeof(r));
@@ -258,7 +272,7 @@ static int setup(void **state)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.provider = CFG_PROVIDER_LOCAL;
 	cfg.data_dir = dir;
-	if (sandbox_handlers_init(&cfg, err, sizeof(err)) != 0) {
+	if (init_with(&cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "init: %s\n", err);
 		return -1;
 	}
@@ -268,7 +282,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	sandbox_handlers_fini();
+	sandbox_handlers_fini(&worker);
 	rm_tree(dir);
 	return 0;
 }
@@ -486,7 +500,7 @@ static void ready_check_uses_provider(void **state)
 
 	(void)state;
 	detail[0] = '\0';
-	assert_int_equal(sandbox_ready_check(detail, sizeof(detail)), 1);
+	assert_int_equal(sandbox_ready_check(&worker, detail, sizeof(detail)), 1);
 	assert_non_null(strstr(detail, "local"));
 }
 
@@ -498,18 +512,18 @@ static void init_failure_names_the_variable(void **state)
 	FILE *f;
 
 	(void)state;
-	sandbox_handlers_fini();
+	sandbox_handlers_fini(&worker);
 	memset(&bad, 0, sizeof(bad));
 	bad.provider = CFG_PROVIDER_LOCAL;
 	bad.data_dir = NULL;
-	assert_int_equal(sandbox_handlers_init(&bad, err, sizeof(err)), -1);
+	assert_int_equal(init_with(&bad, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "SANDBOX_PROVIDER=local"));
 	/* a data dir that is a file */
 	snprintf(file, sizeof(file), "%s/plainfile", dir);
 	assert_non_null(f = fopen(file, "w"));
 	fclose(f);
 	bad.data_dir = file;
-	assert_int_equal(sandbox_handlers_init(&bad, err, sizeof(err)), -1);
+	assert_int_equal(init_with(&bad, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "OMNI_DATA_DIR"));
 	/* without a provider the endpoints answer 503, not a crash */
 	{
@@ -519,10 +533,10 @@ static void init_failure_names_the_variable(void **state)
 
 		assert_int_equal(r.status, 503);
 		done(&r);
-		assert_int_equal(sandbox_ready_check(detail, sizeof(detail)),
+		assert_int_equal(sandbox_ready_check(&worker, detail, sizeof(detail)),
 		    0);
 	}
-	assert_int_equal(sandbox_handlers_init(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(init_with(&cfg, err, sizeof(err)), 0);
 }
 
 /* Every provider error lands on the contract's error model, as documented
@@ -553,6 +567,7 @@ static void error_mapping_is_complete(void **state)
 		{ SBX__MAX + 7, 500, "SERVER_ERROR", 0 }, /* not an error */
 		{ SBX_OK, 500, "SERVER_ERROR", 0 },
 	};
+	struct http_request req = { .app = &worker };
 	struct http_response resp;
 	struct json_object *o, *e, *d, *v;
 	size_t i;
@@ -561,7 +576,7 @@ static void error_mapping_is_complete(void **state)
 	assert_int_equal(sizeof(want) / sizeof(want[0]), SBX__MAX + 1);
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		http_response_init(&resp);
-		sandbox_error_response(&resp, (int)want[i].e, "test");
+		sandbox_error_response(&req, &resp, (int)want[i].e, "test");
 		assert_int_equal(resp.status, want[i].status);
 		assert_non_null(o = json_tokener_parse(resp.body));
 		assert_true(json_object_object_get_ex(o, "error", &e));
@@ -621,7 +636,7 @@ static void *ready_thread(void *v)
 {
 	char detail[160];
 
-	*(int *)v = sandbox_ready_check(detail, sizeof(detail));
+	*(int *)v = sandbox_ready_check(&worker, detail, sizeof(detail));
 	return NULL;
 }
 
@@ -640,20 +655,20 @@ static void ready_check_is_bounded_and_cached(void **state)
 	int ok = -1;
 
 	(void)state;
-	sandbox_handlers_fini();
+	sandbox_handlers_fini(&worker);
 	mute_start(&m, 1);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api", m.port);
 	memset(&dcfg, 0, sizeof(dcfg));
 	dcfg.provider = CFG_PROVIDER_DAYTONA;
 	dcfg.daytona_api_url = url;
 	dcfg.daytona_api_key = (char *)(uintptr_t)"k";
-	assert_int_equal(sandbox_handlers_init(&dcfg, err, sizeof(err)), 0);
+	assert_int_equal(init_with(&dcfg, err, sizeof(err)), 0);
 	/* 1: the connection is closed at once: a fast failure */
-	assert_int_equal(sandbox_ready_check(detail, sizeof(detail)), 0);
+	assert_int_equal(sandbox_ready_check(&worker, detail, sizeof(detail)), 0);
 	assert_non_null(strstr(detail, "daytona"));
 	/* cached: answered without asking */
 	t0 = time_mono_ms();
-	assert_int_equal(sandbox_ready_check(detail, sizeof(detail)), 0);
+	assert_int_equal(sandbox_ready_check(&worker, detail, sizeof(detail)), 0);
 	assert_true(time_mono_ms() - t0 < 100);
 	/* 2: after the cache expires, one thread asks and hangs on the mute
 	 * server; another is answered at once with the last result */
@@ -661,19 +676,19 @@ static void ready_check_is_bounded_and_cached(void **state)
 	t0 = time_mono_ms();
 	assert_int_equal(pthread_create(&tid, NULL, ready_thread, &ok), 0);
 	time_sleep_ms(300);
-	assert_int_equal(sandbox_ready_check(detail, sizeof(detail)), 0);
+	assert_int_equal(sandbox_ready_check(&worker, detail, sizeof(detail)), 0);
 	assert_true(time_mono_ms() - t0 < 1000);
 	assert_int_equal(pthread_join(tid, NULL), 0);
 	assert_int_equal(ok, 0);
 	/* the hung check gave up at its deadline, not after retries */
 	assert_true(time_mono_ms() - t0 < SBX_DAYTONA_CHECK_TIMEOUT_MS + 1500);
 	assert_true(time_mono_ms() - t0 >= SBX_DAYTONA_CHECK_TIMEOUT_MS);
-	assert_int_equal(sandbox_ready_check(detail, sizeof(detail)), 0);
+	assert_int_equal(sandbox_ready_check(&worker, detail, sizeof(detail)), 0);
 	assert_non_null(strstr(detail, "in time"));
-	sandbox_handlers_fini();
+	sandbox_handlers_fini(&worker);
 	pthread_join(m.tid, NULL);
 	close(m.fd);
-	assert_int_equal(sandbox_handlers_init(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(init_with(&cfg, err, sizeof(err)), 0);
 }
 
 /* A ready sandbox for "erin"; its id is written into 'id'. */
@@ -853,18 +868,18 @@ static void debug_exec_provider_errors(void **state)
 	done(&r);
 	/* a stopped sandbox refuses commands: the error model, 409 */
 	ready_sandbox(id, sizeof(id));
-	p = sandbox_provider();
+	p = worker.sandbox;
 	assert_int_equal(p->ops->stop(p, id), SBX_OK);
 	r = exec_call(id, "true", NULL);
 	assert_int_equal(r.status, 409);
 	assert_string_equal(err_code(&r), "CONFLICT");
 	done(&r);
 	/* no provider: 503, not a crash */
-	sandbox_handlers_fini();
+	sandbox_handlers_fini(&worker);
 	r = exec_call(id, "true", NULL);
 	assert_int_equal(r.status, 503);
 	done(&r);
-	assert_int_equal(sandbox_handlers_init(&cfg, err, sizeof(err)), 0);
+	assert_int_equal(init_with(&cfg, err, sizeof(err)), 0);
 }
 
 static void jwt_create_for_own_subject(void **state)
@@ -901,8 +916,8 @@ static void jwt_create_for_another_user_is_403(void **state)
 	assert_false(sandbox_dir_exists(name));
 	sbx_name_for_user("alice", name);
 	assert_false(sandbox_dir_exists(name));
-	assert_int_equal(sandbox_provider()->ops->find_for_user(
-	    sandbox_provider(), "bob", &info), SBX_ENOTFOUND);
+	assert_int_equal(worker.sandbox->ops->find_for_user(
+	    worker.sandbox, "bob", &info), SBX_ENOTFOUND);
 }
 
 static void jwt_status_of_own_sandbox(void **state)

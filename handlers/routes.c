@@ -1,6 +1,7 @@
 /*
  * routes.c -- Omni's route table: every endpoint of the contract, in one
- * place.  router_dispatch() (app/http/router.c) applies the shared rules.
+ * place, and the service the process model runs (worker.h).
+ * router_dispatch() (app/http/router.c) applies the shared rules.
  *
  * The last column is the rate-limit budget (router.h, enum route_limit):
  * health and /api/inngest (Inngest's own calls, signed) are exempt;
@@ -10,7 +11,9 @@
  * else the general one.
  */
 #include "handlers.h"
+#include "omni_worker.h"
 #include "router.h"
+#include "worker.h"
 
 #define GENERAL ROUTE_LIMIT_GENERAL
 #define STRICT ROUTE_LIMIT_STRICT
@@ -44,3 +47,10 @@ const struct route omni_routes[] = {
 };
 
 const size_t omni_routes_count = sizeof(omni_routes) / sizeof(omni_routes[0]);
+
+const struct worker_service omni_service = {
+	.routes = omni_routes,
+	.nroutes = sizeof(omni_routes) / sizeof(omni_routes[0]),
+	.open = omni_worker_new,
+	.close = omni_worker_free,
+};

@@ -1,0 +1,71 @@
+/*
+ * omni_worker.h -- the worker context: everything one worker process
+ * makes after fork and hands to every request it serves.
+ *
+ * One struct omni_worker per worker process, built by omni_worker_open()
+ * before the serving threads start and released by omni_worker_close()
+ * after they have stopped.  The HTTP layer carries it opaquely
+ * (http_request.worker); handlers reach it with omni_worker_of(req) and
+ * reach no global of their own, so a test can build as many contexts as
+ * it likes, side by side.
+ *
+ * Threads: after open the context is shared read-only by the worker's
+ * threads, except for the /ready cache, which has its own lock.  Every
+ * handle inside is itself thread safe (sandbox.h, inngest.h).
+ *
+ * Ownership: 'cfg' and 'ratelimit' are borrowed (the master's, they
+ * outlive every worker); the sandbox provider and the Inngest app are
+ * owned by the context.
+ */
+#ifndef OMNI_WORKER_CTX_H
+#define OMNI_WORKER_CTX_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+struct http_request;
+struct ing_app;
+struct omni_config;
+struct rl_table;
+struct sbx_provider;
+
+/* /ready's provider check, cached for a few seconds (handlers/sandbox.c). */
+struct omni_ready_cache {
+	pthread_mutex_t mu;
+	long long checked_ms;   /* monotonic; 0: never */
+	int checking;           /* a thread is asking the provider */
+	int ok;
+	char detail[160];
+};
+
+struct omni_worker {
+	const struct omni_config *cfg;  /* borrowed */
+	struct rl_table *ratelimit;     /* borrowed; NULL: nothing limited */
+	struct sbx_provider *sandbox;   /* owned; NULL until opened */
+	struct ing_app *inngest;        /* owned; NULL until opened */
+	struct omni_ready_cache ready;
+};
+
+/*
+ * Make the context of one worker: the sandbox provider chosen by
+ * cfg->provider and the Inngest app with its functions.  'ratelimit' may
+ * be NULL.  0 on success; -1 with one line in 'err' (which part failed and
+ * what to check), and nothing left to release.
+ */
+int omni_worker_open(struct omni_worker *w, const struct omni_config *cfg,
+    struct rl_table *ratelimit, char *err, size_t errlen);
+
+/* Release what omni_worker_open made; 'w' may be zeroed or NULL. */
+void omni_worker_close(struct omni_worker *w);
+
+/* The same on the heap, in the shape struct worker_service (worker.h)
+ * wants: NULL with 'err' filled on failure; omni_worker_free(NULL) is a
+ * no-op. */
+void *omni_worker_new(const struct omni_config *cfg,
+    struct rl_table *ratelimit, char *err, size_t errlen);
+void omni_worker_free(void *w);
+
+/* The context a request is served with (NULL outside a worker). */
+struct omni_worker *omni_worker_of(const struct http_request *req);
+
+#endif
