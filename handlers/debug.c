@@ -138,7 +138,7 @@ void handle_debug_sandbox_exec(struct http_request *req,
 	const char *id = NULL, *command = NULL;
 	long long started = time_mono_ms();
 	enum json_err je;
-	enum sbx_err e;
+	struct sbx_error why;
 	int timeout_s;
 
 	je = json_get_string(req->json, "sandboxId", SBX_ID_MAX - 1, &id);
@@ -176,8 +176,8 @@ void handle_debug_sandbox_exec(struct http_request *req,
 	opts.timeout_s = timeout_s;
 	opts.max_output = DEBUG_EXEC_MAX_OUTPUT;
 	memset(&r, 0, sizeof(r));
-	if ((e = p->ops->exec(p, id, command, &opts, &r)) != SBX_OK) {
-		sandbox_error_response(req, resp, e, "debug.exec");
+	if (sbx_exec(p, id, command, &opts, &r, &why) != SBX_OK) {
+		sandbox_error_response(req, resp, &why, "debug.exec");
 		return;
 	}
 	if ((line = log_begin(LOG_INFO, "debug.sandbox.exec")) != NULL) {

@@ -32,7 +32,6 @@
 #include "log.h"
 #include "omni_worker.h"
 #include "sandbox.h"
-#include "sandbox_daytona.h"
 #include "timeutil.h"
 
 #define READY_CACHE_MS 3000 /* /ready asks the provider at most this often */
@@ -168,12 +167,12 @@ static const struct {
 /* See handlers.h: the map above, the provider's Retry-After hint, and
  * Daytona's own words for an organisation limit. */
 void sandbox_error_response(const struct http_request *req,
-    struct http_response *resp, int e, const char *op)
+    struct http_response *resp, const struct sbx_error *why, const char *op)
 {
 	const struct omni_worker *w = omni_worker_of(req);
 	const struct sbx_provider *provider = w != NULL ? w->sandbox : NULL;
-	struct sbx_daytona_error last;
 	struct json_object *details, *line;
+	int e = why != NULL ? (int)why->code : SBX_OK;
 	unsigned i = (unsigned)e < SBX__MAX ? (unsigned)e : SBX_OK;
 	long retry_after = 5;
 	char ra[24];
@@ -196,15 +195,15 @@ void sandbox_error_response(const struct http_request *req,
 			json_object_object_add(details, "provider",
 			    json_object_new_string(provider->ops->name));
 	}
-	if (provider != NULL && strcmp(provider->ops->name, "daytona") == 0 &&
-	    sbx_daytona_last_error(&last)) {
-		if (last.retry_after_s > 0)
-			retry_after = last.retry_after_s;
-		/* An organisation limit: Daytona's own words say which. */
+	if (why != NULL) {
+		if (why->retry_after_s > 0)
+			retry_after = why->retry_after_s;
+		/* An organisation limit: the provider's own words say
+		 * which. */
 		if (e == SBX_EQUOTA && details != NULL &&
-		    last.message[0] != '\0')
+		    why->message[0] != '\0')
 			json_object_object_add(details, "providerMessage",
-			    json_object_new_string(last.message));
+			    json_object_new_string(why->message));
 	}
 	if (e == SBX_ERATELIMIT || e == SBX_EUNAVAILABLE ||
 	    e == SBX_ENETWORK) {
@@ -234,11 +233,11 @@ int sandbox_get_owned(struct sbx_provider *p, const struct http_request *req,
     const char *op)
 {
 	struct json_object *line;
-	enum sbx_err e;
+	struct sbx_error why;
 
 	memset(info, 0, sizeof(*info));
-	if ((e = p->ops->get(p, id, info)) != SBX_OK) {
-		sandbox_error_response(req, resp, e, op);
+	if (sbx_get(p, id, info, &why) != SBX_OK) {
+		sandbox_error_response(req, resp, &why, op);
 		return -1;
 	}
 	if (sandbox_subject_is(req, info->user_id))
@@ -252,7 +251,9 @@ int sandbox_get_owned(struct sbx_provider *p, const struct http_request *req,
 		log_end(line);
 	}
 	memset(info, 0, sizeof(*info));
-	sandbox_error_response(req, resp, SBX_ENOTFOUND, op);
+	sbx_error_clear(&why);
+	why.code = SBX_ENOTFOUND;
+	sandbox_error_response(req, resp, &why, op);
 	return -1;
 }
 
@@ -332,7 +333,7 @@ void handle_sandbox_create(struct http_request *req,
 	long long started = time_mono_ms();
 	struct sbx_provider *provider;
 	enum json_err je;
-	enum sbx_err e;
+	struct sbx_error why;
 
 	je = json_get_string(req->json, "userId", SBX_USER_MAX - 1, &user_id);
 	if (je != JSON_OK) {
@@ -356,8 +357,8 @@ void handle_sandbox_create(struct http_request *req,
 	if ((provider = provider_of(req, resp)) == NULL)
 		return;
 	memset(&info, 0, sizeof(info));
-	if ((e = sbx_ensure_for_user(provider, user_id, &info)) != SBX_OK) {
-		sandbox_error_response(req, resp, e, "create");
+	if (sbx_ensure_for_user(provider, user_id, &info, &why) != SBX_OK) {
+		sandbox_error_response(req, resp, &why, "create");
 		return;
 	}
 	log_done(provider, "sandbox.create", &info, NULL, started);
@@ -390,7 +391,7 @@ void handle_sandbox_delete(struct http_request *req,
 	long long started = time_mono_ms();
 	struct sbx_provider *provider;
 	const char *id;
-	enum sbx_err e;
+	struct sbx_error why;
 
 	if ((id = id_param(req, resp)) == NULL ||
 	    (provider = provider_of(req, resp)) == NULL)
@@ -399,8 +400,8 @@ void handle_sandbox_delete(struct http_request *req,
 	if (sandbox_owner_enforced(req) &&
 	    sandbox_get_owned(provider, req, id, &info, resp, "delete") != 0)
 		return;
-	if ((e = provider->ops->remove(provider, id)) != SBX_OK) {
-		sandbox_error_response(req, resp, e, "delete");
+	if (sbx_remove(provider, id, &why) != SBX_OK) {
+		sandbox_error_response(req, resp, &why, "delete");
 		return;
 	}
 	log_done(provider, "sandbox.delete", NULL, id, started);

@@ -24,6 +24,7 @@
 struct omni_config;
 struct omni_worker;
 struct worker_service;
+struct sbx_error;
 struct sbx_info;
 struct sbx_provider;
 
@@ -55,18 +56,17 @@ void sandbox_handlers_fini(struct omni_worker *w);
  * refreshes it.  'w' may be NULL (no provider: 0). */
 int sandbox_ready_check(struct omni_worker *w, char *detail, size_t len);
 /*
- * The one mapping from a provider error 'e' (an enum sbx_err value, passed
- * as int so that this header needs no sandbox.h) to the contract's error
- * model, written into 'resp': 404 SANDBOX_NOT_FOUND, 409 CONFLICT,
- * 502/503/504 for provider failures (with Retry-After when waiting helps),
- * 413, 500 SANDBOX_ERROR; details.reason names the cause and
- * details.providerMessage carries Daytona's words on a quota error.  'op'
- * (a fixed string such as "create") goes to the log only.  Call it on the
- * thread and right after the provider call that failed: it reads that
- * call's Daytona details (thread-local).
+ * The one mapping from a failed provider call, 'why' (sandbox.h: its code,
+ * the provider's Retry-After and words), to the contract's error model,
+ * written into 'resp': 404 SANDBOX_NOT_FOUND, 409 CONFLICT, 502/503/504
+ * for provider failures (with Retry-After when waiting helps), 413, 500
+ * SANDBOX_ERROR; details.reason names the cause and
+ * details.providerMessage carries the provider's words on a quota error.
+ * 'op' (a fixed string such as "create") goes to the log only.  Names no
+ * provider: what it says comes from 'why' alone.
  */
 void sandbox_error_response(const struct http_request *req,
-    struct http_response *resp, int e, const char *op);
+    struct http_response *resp, const struct sbx_error *why, const char *op);
 /*
  * The owner rule.  With OMNI_AUTH=jwt a user reaches only their own
  * sandbox: the one whose owner (sbx_info.user_id, from its label) is the

@@ -14,7 +14,7 @@
  *
  * Layering: providers implement the primitives in struct sbx_ops; the
  * per-user policy (find, create, start if stopped, replace if in error,
- * resolve concurrent creates) lives once in app/sandbox/sandbox.c
+ * resolve concurrent creates) lives once in app/sandbox/policy.c
  * (sbx_ensure_for_user) on top of them.
  *
  * Threads: one struct sbx_provider per worker process, shared by its
@@ -103,8 +103,29 @@ struct sbx_file_list {
 struct sbx_provider;
 
 /*
+ * What a failed operation has to say beyond its enum sbx_err, for the
+ * caller to answer with: every operation that can fail takes a
+ * struct sbx_error *why (NULL: not wanted) and fills it, so the detail
+ * travels with the call that failed, on any thread, whichever provider
+ * it was.  On success 'code' is SBX_OK and the rest is empty.
+ */
+struct sbx_error {
+	enum sbx_err code;     /* the operation's own return value */
+	int http_status;       /* the provider's HTTP answer, 0 if none */
+	long retry_after_s;    /* the provider's Retry-After hint, -1 none */
+	char message[256];     /* the provider's own words, printable, no
+	                        * credentials; "" if it said nothing */
+};
+
+/* Empty 'why' (code SBX_OK, no status, no hint); NULL is a no-op. */
+void sbx_error_clear(struct sbx_error *why);
+
+/*
  * Primitives a provider implements.  'id' is the provider's sandbox id.
- * Each returns an sbx_err; output structs are filled only on SBX_OK.
+ * Each returns an sbx_err; output structs are filled only on SBX_OK.  A
+ * provider fills 'why' with what it knows (Daytona: status, Retry-After,
+ * its message); callers use the sbx_* wrappers below, which always leave
+ * why->code equal to the return value.
  */
 struct sbx_ops {
 	const char *name; /* "daytona" or "local" */
@@ -112,32 +133,38 @@ struct sbx_ops {
 	/* Find the sandbox of 'user_id' (by its derived name/label).
 	 * SBX_ENOTFOUND when the user has none. */
 	enum sbx_err (*find_for_user)(struct sbx_provider *p,
-	    const char *user_id, struct sbx_info *out);
+	    const char *user_id, struct sbx_info *out, struct sbx_error *why);
 	/* Create the sandbox of 'user_id' under its derived name.
 	 * SBX_ECONFLICT when one with that name already exists. */
 	enum sbx_err (*create_for_user)(struct sbx_provider *p,
-	    const char *user_id, struct sbx_info *out);
+	    const char *user_id, struct sbx_info *out, struct sbx_error *why);
 	enum sbx_err (*get)(struct sbx_provider *p, const char *id,
-	    struct sbx_info *out);
-	enum sbx_err (*start)(struct sbx_provider *p, const char *id);
-	enum sbx_err (*stop)(struct sbx_provider *p, const char *id);
-	enum sbx_err (*remove)(struct sbx_provider *p, const char *id);
+	    struct sbx_info *out, struct sbx_error *why);
+	enum sbx_err (*start)(struct sbx_provider *p, const char *id,
+	    struct sbx_error *why);
+	enum sbx_err (*stop)(struct sbx_provider *p, const char *id,
+	    struct sbx_error *why);
+	enum sbx_err (*remove)(struct sbx_provider *p, const char *id,
+	    struct sbx_error *why);
 	/* 'command' is run by sh -c in the sandbox's home (or opts->cwd);
 	 * opts->env must pass sbx_env_valid(), else SBX_EINVAL.  A command that runs and fails is SBX_OK with its
 	 * exit code; on SBX_OK release 'out' with sbx_exec_result_free(). */
 	enum sbx_err (*exec)(struct sbx_provider *p, const char *id,
 	    const char *command, const struct sbx_exec_opts *opts,
-	    struct sbx_exec_result *out);
+	    struct sbx_exec_result *out, struct sbx_error *why);
 	/* 'path' is relative to the sandbox home (or absolute inside it). */
 	enum sbx_err (*write_file)(struct sbx_provider *p, const char *id,
-	    const char *path, const void *data, size_t len);
+	    const char *path, const void *data, size_t len,
+	    struct sbx_error *why);
 	/* '*data' is malloc'd, NUL-terminated, owned by the caller (free()).
 	 * SBX_ETOOLARGE past 'max'; 'max' 0 is the provider's default cap
 	 * (sandbox_local.h, sandbox_daytona.h). */
 	enum sbx_err (*read_file)(struct sbx_provider *p, const char *id,
-	    const char *path, size_t max, char **data, size_t *len);
+	    const char *path, size_t max, char **data, size_t *len,
+	    struct sbx_error *why);
 	enum sbx_err (*list_files)(struct sbx_provider *p, const char *id,
-	    const char *path, struct sbx_file_list *out);
+	    const char *path, struct sbx_file_list *out,
+	    struct sbx_error *why);
 	/* Is the provider reachable and usable?  For /ready.  'detail' gets a
 	 * short reason on failure (no secrets). */
 	enum sbx_err (*check)(struct sbx_provider *p, char *detail,
@@ -173,14 +200,27 @@ void sbx_provider_free(struct sbx_provider *p);
  * may say creating.
  */
 enum sbx_err sbx_ensure_for_user(struct sbx_provider *p, const char *user_id,
-    struct sbx_info *out);
+    struct sbx_info *out, struct sbx_error *why);
 
 /*
  * Start 'id' if needed and poll until it is ready or 'deadline_ms' passes
  * (SBX_ETIMEOUT).  SBX_ECONFLICT if it went to error.
  */
 enum sbx_err sbx_wait_ready(struct sbx_provider *p, const char *id,
-    int deadline_ms, struct sbx_info *out);
+    int deadline_ms, struct sbx_info *out, struct sbx_error *why);
+
+/*
+ * The operations of struct sbx_ops for callers: each calls the provider
+ * and leaves 'why' (may be NULL) complete -- why->code is the return
+ * value even when the provider added nothing.
+ */
+enum sbx_err sbx_get(struct sbx_provider *p, const char *id,
+    struct sbx_info *out, struct sbx_error *why);
+enum sbx_err sbx_remove(struct sbx_provider *p, const char *id,
+    struct sbx_error *why);
+enum sbx_err sbx_exec(struct sbx_provider *p, const char *id,
+    const char *command, const struct sbx_exec_opts *opts,
+    struct sbx_exec_result *out, struct sbx_error *why);
 
 /*
  * The deterministic sandbox name of a user: "omni-" + the first 32 hex

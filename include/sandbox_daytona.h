@@ -9,7 +9,7 @@
  * (GET /sandbox/{name}, strongly consistent, unlike the label search), so
  * every thread, worker and replica finds the same one.  Daytona keeps
  * names unique per organisation: the loser of two concurrent creates gets
- * 409, returned as SBX_ECONFLICT, and the per-user policy (sandbox.c)
+ * 409, returned as SBX_ECONFLICT, and the per-user policy (policy.c)
  * finds the winner.  A create whose answer is lost (network error, 5xx)
  * is not sent again; the provider looks the name up instead and answers
  * SBX_ECONFLICT when the sandbox exists after all.
@@ -30,10 +30,10 @@
  *
  * Errors: enum dt_err maps onto enum sbx_err one to one (a request
  * Daytona refused with 400 is SBX_EUPSTREAM).  Organisation limits become
- * SBX_EQUOTA and are logged with Daytona's message.  The calling thread's
- * last failure, with the HTTP status, Daytona's message and any
- * Retry-After, stays readable through sbx_daytona_last_error() for a
- * handler that wants to say more than the error value.
+ * SBX_EQUOTA and are logged with Daytona's message.  Every operation
+ * fills its struct sbx_error (sandbox.h) with the HTTP status, Daytona's
+ * message and any Retry-After, for a caller that wants to say more than
+ * the error value.
  *
  * Keys: DAYTONA_API_KEY, then DAYTONA_API_KEY_FALLBACK on 401 (daytona.h).
  * reload() swaps the keys of a running provider; the master also restarts
@@ -87,16 +87,5 @@ enum sbx_state sbx_daytona_state(const char *state, const char *desired);
 
 /* The client's error -> the provider interface's error. */
 enum sbx_err sbx_daytona_err(enum dt_err err);
-
-/* The calling thread's last Daytona failure. */
-struct sbx_daytona_error {
-	enum dt_err err;          /* DT_OK when the last op succeeded */
-	long http_status;         /* 0 if there was no answer */
-	long retry_after_s;       /* from Retry-After*, -1 if none */
-	char message[256];        /* Daytona's message, printable, no keys */
-};
-
-/* Copy it into '*out'; returns 1 if the last op failed, else 0. */
-int sbx_daytona_last_error(struct sbx_daytona_error *out);
 
 #endif

@@ -23,7 +23,6 @@ struct dt_provider {
 	char *target;               /* NULL = default region */
 };
 
-static _Thread_local struct sbx_daytona_error last_error;
 
 static struct dt_provider *impl(struct sbx_provider *p)
 {
@@ -101,34 +100,29 @@ enum sbx_err sbx_daytona_err(enum dt_err err)
 	}
 }
 
-int sbx_daytona_last_error(struct sbx_daytona_error *out)
-{
-	if (out != NULL)
-		*out = last_error;
-	return last_error.err != DT_OK;
-}
-
 /*
- * Record the outcome of op 'op' for sbx_daytona_last_error() and the log,
- * and return its sbx_err.  Expected outcomes (not found, conflict) are
+ * Record the outcome of op 'op' in 'why' (may be NULL) and the log, and
+ * return its sbx_err.  Expected outcomes (not found, conflict) are
  * not worth a warning: the policy handles them.
  */
-static enum sbx_err outcome(const char *op, enum dt_err err,
-    const struct dt_status *st)
+static enum sbx_err outcome(struct sbx_error *why, const char *op,
+    enum dt_err err, const struct dt_status *st)
 {
 	struct json_object *line;
 	enum log_level level;
 
-	memset(&last_error, 0, sizeof(last_error));
-	last_error.err = err;
-	last_error.retry_after_s = -1;
+	sbx_error_clear(why);
 	if (err == DT_OK)
 		return SBX_OK;
-	if (st != NULL) {
-		last_error.http_status = st->http_status;
-		last_error.retry_after_s = st->retry_after_ms >= 0 ?
-		    (st->retry_after_ms + 999) / 1000 : -1;
-		memcpy(last_error.message, st->message, sizeof(st->message));
+	if (why != NULL) {
+		why->code = sbx_daytona_err(err);
+		if (st != NULL) {
+			why->http_status = (int)st->http_status;
+			why->retry_after_s = st->retry_after_ms >= 0 ?
+			    (st->retry_after_ms + 999) / 1000 : -1;
+			snprintf(why->message, sizeof(why->message), "%s",
+			    st->message);
+		}
 	}
 	switch (err) {
 	case DT_ENOTFOUND:
@@ -151,7 +145,7 @@ static enum sbx_err outcome(const char *op, enum dt_err err,
 		json_object_object_add(line, "error",
 		    json_object_new_string(dt_strerror(err)));
 		json_object_object_add(line, "http_status",
-		    json_object_new_int64(last_error.http_status));
+		    json_object_new_int64(st != NULL ? st->http_status : 0));
 		if (st != NULL) {
 			json_object_object_add(line, "attempts",
 			    json_object_new_int(st->attempts));
@@ -219,7 +213,7 @@ static void fill_info(const struct dt_sandbox *s, const char *user_id,
 /* ---- ops ----------------------------------------------------------------- */
 
 static enum sbx_err op_find_for_user(struct sbx_provider *p,
-    const char *user_id, struct sbx_info *out)
+    const char *user_id, struct sbx_info *out, struct sbx_error *why)
 {
 	struct dt_provider *dp = impl(p);
 	struct dt_sandbox s;
@@ -229,25 +223,25 @@ static enum sbx_err op_find_for_user(struct sbx_provider *p,
 	enum dt_err err;
 
 	if (dp == NULL || out == NULL || !sbx_user_id_valid(user_id))
-		return outcome("find", DT_EINVAL, NULL);
+		return outcome(why, "find", DT_EINVAL, NULL);
 	sbx_name_for_user(user_id, name);
 	err = dt_sandbox_get(dp->client, name, &s, &st);
 	if (err != DT_OK)
-		return outcome("find", err, &st);
+		return outcome(why, "find", err, &st);
 	label = dt_sandbox_label(&s, SBX_LABEL_USER);
 	if (label != NULL && strcmp(label, user_id) != 0) {
 		/* Another user's label under this user's name: never hand
 		 * it out. */
 		log_msg(LOG_ERROR, "daytona_name_clash",
 		    "sandbox %s carries another user's label", s.id);
-		return outcome("find", DT_ECONFLICT, NULL);
+		return outcome(why, "find", DT_ECONFLICT, NULL);
 	}
 	fill_info(&s, user_id, out);
-	return outcome("find", DT_OK, NULL);
+	return outcome(why, "find", DT_OK, NULL);
 }
 
 static enum sbx_err op_create_for_user(struct sbx_provider *p,
-    const char *user_id, struct sbx_info *out)
+    const char *user_id, struct sbx_info *out, struct sbx_error *why)
 {
 	struct dt_provider *dp = impl(p);
 	struct dt_create_params cp;
@@ -258,7 +252,7 @@ static enum sbx_err op_create_for_user(struct sbx_provider *p,
 	enum dt_err err;
 
 	if (dp == NULL || out == NULL || !sbx_user_id_valid(user_id))
-		return outcome("create", DT_EINVAL, NULL);
+		return outcome(why, "create", DT_EINVAL, NULL);
 	sbx_name_for_user(user_id, name);
 	labels[0].key = SBX_LABEL_USER;
 	labels[0].value = user_id;
@@ -287,13 +281,13 @@ static enum sbx_err op_create_for_user(struct sbx_provider *p,
 			log_msg(LOG_INFO, "daytona_create_recovered",
 			    "create of %s failed (%s) but the sandbox exists",
 			    name, dt_strerror(err));
-			return outcome("create", DT_ECONFLICT, NULL);
+			return outcome(why, "create", DT_ECONFLICT, NULL);
 		}
 	}
 	if (err != DT_OK)
-		return outcome("create", err, &st);
+		return outcome(why, "create", err, &st);
 	fill_info(&s, user_id, out);
-	return outcome("create", DT_OK, NULL);
+	return outcome(why, "create", DT_OK, NULL);
 }
 
 /* Get 'id' and check it is one of Omni's. */
@@ -327,7 +321,7 @@ static enum dt_err check_owned(struct dt_provider *dp, const char *id,
 }
 
 static enum sbx_err op_get(struct sbx_provider *p, const char *id,
-    struct sbx_info *out)
+    struct sbx_info *out, struct sbx_error *why)
 {
 	struct dt_provider *dp = impl(p);
 	struct dt_sandbox s;
@@ -335,29 +329,31 @@ static enum sbx_err op_get(struct sbx_provider *p, const char *id,
 	enum dt_err err;
 
 	if (dp == NULL || out == NULL || !sbx_id_valid(id))
-		return outcome("get", DT_EINVAL, NULL);
+		return outcome(why, "get", DT_EINVAL, NULL);
 	err = get_owned(dp, id, &s, &st);
 	if (err != DT_OK)
-		return outcome("get", err, &st);
+		return outcome(why, "get", err, &st);
 	fill_info(&s, NULL, out);
-	return outcome("get", DT_OK, NULL);
+	return outcome(why, "get", DT_OK, NULL);
 }
 
-static enum sbx_err op_start(struct sbx_provider *p, const char *id)
+static enum sbx_err op_start(struct sbx_provider *p, const char *id,
+    struct sbx_error *why)
 {
 	struct dt_provider *dp = impl(p);
 	struct dt_status st;
 	enum dt_err err;
 
 	if (dp == NULL || !sbx_id_valid(id))
-		return outcome("start", DT_EINVAL, NULL);
+		return outcome(why, "start", DT_EINVAL, NULL);
 	/* 409 (a transition is under way) stays SBX_ECONFLICT: the
 	 * policy looks again and sees it starting. */
 	err = dt_sandbox_start(dp->client, id, NULL, &st);
-	return outcome("start", err, &st);
+	return outcome(why, "start", err, &st);
 }
 
-static enum sbx_err op_stop(struct sbx_provider *p, const char *id)
+static enum sbx_err op_stop(struct sbx_provider *p, const char *id,
+    struct sbx_error *why)
 {
 	struct dt_provider *dp = impl(p);
 	struct dt_sandbox s;
@@ -365,7 +361,7 @@ static enum sbx_err op_stop(struct sbx_provider *p, const char *id)
 	enum dt_err err;
 
 	if (dp == NULL || !sbx_id_valid(id))
-		return outcome("stop", DT_EINVAL, NULL);
+		return outcome(why, "stop", DT_EINVAL, NULL);
 	err = dt_sandbox_stop(dp->client, id, NULL, &st);
 	if (err == DT_ECONFLICT || err == DT_EBADREQUEST) {
 		/* Daytona refuses to stop what is stopped or stopping (also
@@ -376,10 +372,11 @@ static enum sbx_err op_stop(struct sbx_provider *p, const char *id)
 		    "stopped") == 0))
 			err = DT_OK;
 	}
-	return outcome("stop", err, &st);
+	return outcome(why, "stop", err, &st);
 }
 
-static enum sbx_err op_remove(struct sbx_provider *p, const char *id)
+static enum sbx_err op_remove(struct sbx_provider *p, const char *id,
+    struct sbx_error *why)
 {
 	struct dt_provider *dp = impl(p);
 	struct dt_sandbox s;
@@ -388,10 +385,10 @@ static enum sbx_err op_remove(struct sbx_provider *p, const char *id)
 	enum dt_err err;
 
 	if (dp == NULL || !sbx_id_valid(id))
-		return outcome("remove", DT_EINVAL, NULL);
+		return outcome(why, "remove", DT_EINVAL, NULL);
 	err = get_owned(dp, id, &s, &st);
 	if (err != DT_OK)
-		return outcome("remove", err, &st);
+		return outcome(why, "remove", err, &st);
 	memcpy(sid, s.id, sizeof(sid));
 	/* Delete by id: the name is freed the moment Daytona accepts. */
 	err = dt_sandbox_delete(dp->client, sid, &st);
@@ -408,7 +405,7 @@ static enum sbx_err op_remove(struct sbx_provider *p, const char *id)
 		    strcmp(s.desired_state, "destroyed") == 0))
 			err = DT_OK;
 	}
-	return outcome("remove", err, &st);
+	return outcome(why, "remove", err, &st);
 }
 
 /* "KEY=VALUE" strings -> dt_kv pairs; keys are copied into '*keys'. */
@@ -460,7 +457,7 @@ static void free_env(struct dt_kv *kv, char **keys, size_t n)
 
 static enum sbx_err op_exec(struct sbx_provider *p, const char *id,
     const char *command, const struct sbx_exec_opts *opts,
-    struct sbx_exec_result *out)
+    struct sbx_exec_result *out, struct sbx_error *why)
 {
 	struct dt_provider *dp = impl(p);
 	struct dt_exec_params ep;
@@ -474,18 +471,18 @@ static enum sbx_err op_exec(struct sbx_provider *p, const char *id,
 	if (dp == NULL || out == NULL || !sbx_id_valid(id) || command == NULL ||
 	    *command == '\0' || (opts != NULL && opts->cwd != NULL &&
 	    !sbx_path_ok(opts->cwd)))
-		return outcome("exec", DT_EINVAL, NULL);
+		return outcome(why, "exec", DT_EINVAL, NULL);
 	memset(out, 0, sizeof(*out));
 	/* The same rules as the local provider: a name the shell or the
 	 * loader reads would turn a value into code. */
 	if (opts != NULL && !sbx_env_valid(opts->env))
-		return outcome("exec", DT_EINVAL, NULL);
+		return outcome(why, "exec", DT_EINVAL, NULL);
 	if ((err = check_owned(dp, id, &st)) != DT_OK)
-		return outcome("exec", err, &st);
+		return outcome(why, "exec", err, &st);
 	err = split_env(opts != NULL ? opts->env : NULL, &kv, &keys, &nkv);
 	if (err != DT_OK) {
 		free_env(kv, keys, nkv);
-		return outcome("exec", err, NULL);
+		return outcome(why, "exec", err, NULL);
 	}
 	memset(&ep, 0, sizeof(ep));
 	ep.command = command;
@@ -498,17 +495,17 @@ static enum sbx_err op_exec(struct sbx_provider *p, const char *id,
 	err = dt_process_execute(dp->client, id, &ep, &r, &st);
 	free_env(kv, keys, nkv);
 	if (err != DT_OK)
-		return outcome("exec", err, &st);
+		return outcome(why, "exec", err, &st);
 	out->exit_code = r.exit_code;
 	out->timed_out = r.timed_out;
 	out->truncated = r.truncated;
 	out->output = r.output;
 	out->output_len = r.output_len;
-	return outcome("exec", DT_OK, NULL);
+	return outcome(why, "exec", DT_OK, NULL);
 }
 
 static enum sbx_err op_write_file(struct sbx_provider *p, const char *id,
-    const char *path, const void *data, size_t len)
+    const char *path, const void *data, size_t len, struct sbx_error *why)
 {
 	struct dt_provider *dp = impl(p);
 	struct dt_status st;
@@ -516,15 +513,16 @@ static enum sbx_err op_write_file(struct sbx_provider *p, const char *id,
 
 	if (dp == NULL || !sbx_id_valid(id) || !sbx_path_ok(path) ||
 	    (data == NULL && len > 0))
-		return outcome("write_file", DT_EINVAL, NULL);
+		return outcome(why, "write_file", DT_EINVAL, NULL);
 	if ((err = check_owned(dp, id, &st)) != DT_OK)
-		return outcome("write_file", err, &st);
-	return outcome("write_file", dt_file_upload(dp->client, id, path,
+		return outcome(why, "write_file", err, &st);
+	return outcome(why, "write_file", dt_file_upload(dp->client, id, path,
 	    data, len, &st), &st);
 }
 
 static enum sbx_err op_read_file(struct sbx_provider *p, const char *id,
-    const char *path, size_t max, char **data, size_t *len)
+    const char *path, size_t max, char **data, size_t *len,
+    struct sbx_error *why)
 {
 	struct dt_provider *dp = impl(p);
 	struct dt_status st;
@@ -536,19 +534,19 @@ static enum sbx_err op_read_file(struct sbx_provider *p, const char *id,
 		*len = 0;
 	if (dp == NULL || !sbx_id_valid(id) || !sbx_path_ok(path) ||
 	    data == NULL || len == NULL)
-		return outcome("read_file", DT_EINVAL, NULL);
+		return outcome(why, "read_file", DT_EINVAL, NULL);
 	if ((err = check_owned(dp, id, &st)) != DT_OK)
-		return outcome("read_file", err, &st);
+		return outcome(why, "read_file", err, &st);
 	if (max == 0)
 		max = SBX_DAYTONA_READ_DEFAULT;
 	if (max == SIZE_MAX)
 		max--; /* the client keeps room for the NUL */
-	return outcome("read_file", dt_file_download(dp->client, id, path,
+	return outcome(why, "read_file", dt_file_download(dp->client, id, path,
 	    max, data, len, &st), &st);
 }
 
 static enum sbx_err op_list_files(struct sbx_provider *p, const char *id,
-    const char *path, struct sbx_file_list *out)
+    const char *path, struct sbx_file_list *out, struct sbx_error *why)
 {
 	struct dt_provider *dp = impl(p);
 	struct dt_file_info *items = NULL;
@@ -558,18 +556,18 @@ static enum sbx_err op_list_files(struct sbx_provider *p, const char *id,
 
 	if (dp == NULL || out == NULL || !sbx_id_valid(id) ||
 	    !sbx_path_ok(path))
-		return outcome("list_files", DT_EINVAL, NULL);
+		return outcome(why, "list_files", DT_EINVAL, NULL);
 	memset(out, 0, sizeof(*out));
 	if ((err = check_owned(dp, id, &st)) != DT_OK)
-		return outcome("list_files", err, &st);
+		return outcome(why, "list_files", err, &st);
 	err = dt_file_list(dp->client, id, path, &items, &n, &st);
 	if (err != DT_OK)
-		return outcome("list_files", err, &st);
+		return outcome(why, "list_files", err, &st);
 	if (n > 0) {
 		out->entries = calloc(n, sizeof(*out->entries));
 		if (out->entries == NULL) {
 			dt_file_info_free(items, n);
-			return outcome("list_files", DT_ENOMEM, NULL);
+			return outcome(why, "list_files", DT_ENOMEM, NULL);
 		}
 		/* Same fields: move the names over. */
 		for (i = 0; i < n; i++) {
@@ -582,7 +580,7 @@ static enum sbx_err op_list_files(struct sbx_provider *p, const char *id,
 		out->count = n;
 	}
 	dt_file_info_free(items, n);
-	return outcome("list_files", DT_OK, NULL);
+	return outcome(why, "list_files", DT_OK, NULL);
 }
 
 static enum sbx_err op_check(struct sbx_provider *p, char *detail,
@@ -605,7 +603,7 @@ static enum sbx_err op_check(struct sbx_provider *p, char *detail,
 			snprintf(detail, detail_len, "daytona: %s",
 			    dt_strerror(err));
 	}
-	return outcome("check", err, &st);
+	return outcome(NULL, "check", err, &st);
 }
 
 static void op_reload(struct sbx_provider *p, const struct omni_config *cfg)

@@ -1,8 +1,16 @@
 /*
  * local_internal.h -- shared between the files of the local provider
- * (local_provider.c: lifecycle and state, local_fs.c: confined file
- * access, local_exec.c: commands under bubblewrap).  Not for other modules:
- * the public side is include/sandbox_local.h.
+ * (local_provider.c: lifecycle, local_fs.c: confined file access,
+ * local_exec.c: commands under bubblewrap, local_cgroup.c: bounds, and
+ * local_store.c below them all: ids, the state file, locks).  Not for
+ * other modules: the public side is include/sandbox_local.h.
+ *
+ * The convention for every module's internal header: it lives beside the
+ * module's files (app/<module>/<module>_internal.h, or include/ when tests
+ * need it, as inngest_internal.h), says which files share it, and is
+ * included by those files and their unit tests only.  Calls run one way:
+ * local_provider.c -> local_exec.c -> local_fs.c, local_cgroup.c ->
+ * local_store.c; nothing below calls back up.
  */
 #ifndef OMNI_LOCAL_INTERNAL_H
 #define OMNI_LOCAL_INTERNAL_H
@@ -45,8 +53,22 @@ static inline struct local_impl *local_impl_of(struct sbx_provider *p)
 	return (struct local_impl *)p->impl;
 }
 
+/* ---- local_store.c: the on-disk store, below every other file ---- */
+
 /* Is 'id' the shape of a local sandbox id ("omni-" + 32 hex)? */
 int local_id_valid(const char *id);
+
+/* A name unique across the threads and processes of this machine:
+ * "<prefix><base>.<pid>.<n>" into 'buf'. */
+void local_unique_name(char *buf, size_t len, const char *prefix,
+    const char *base);
+
+/* Read the state of the sandbox open at 'dirfd' into '*out' (a damaged
+ * or missing state file reads as state error, not as a failure), and
+ * replace it atomically (temp file + rename). */
+enum sbx_err local_read_state(int dirfd, const char *id,
+    struct sbx_info *out);
+enum sbx_err local_write_state(int dirfd, const struct sbx_info *info);
 
 /*
  * Open the live sandbox 'id' and return its directory fd in '*dirfd'
@@ -87,13 +109,14 @@ enum sbx_err local_open_dir(const struct local_impl *li, int homefd,
 /* Map an errno of a confined open to an sbx_err. */
 enum sbx_err local_errno(int e);
 
-/* local_fs.c: the file primitives of struct sbx_ops. */
+/* ---- local_fs.c: the file primitives of struct sbx_ops ---- */
 enum sbx_err local_write_file(struct sbx_provider *p, const char *id,
-    const char *path, const void *data, size_t len);
+    const char *path, const void *data, size_t len, struct sbx_error *why);
 enum sbx_err local_read_file(struct sbx_provider *p, const char *id,
-    const char *path, size_t max, char **data, size_t *len);
+    const char *path, size_t max, char **data, size_t *len,
+    struct sbx_error *why);
 enum sbx_err local_list_files(struct sbx_provider *p, const char *id,
-    const char *path, struct sbx_file_list *out);
+    const char *path, struct sbx_file_list *out, struct sbx_error *why);
 
 /* Remove the directory 'name' under 'dirfd' and everything below it,
  * never following a symlink.  0 or -1 (errno set). */
@@ -181,7 +204,7 @@ enum sbx_err local_cmdline_build(struct local_cmdline *c,
 
 enum sbx_err local_exec(struct sbx_provider *p, const char *id,
     const char *command, const struct sbx_exec_opts *opts,
-    struct sbx_exec_result *out);
+    struct sbx_exec_result *out, struct sbx_error *why);
 
 /*
  * Run `true` under bwrap with the same sandbox arguments as a command, in

@@ -1,12 +1,7 @@
 /*
- * sandbox.c -- the provider-independent half of the sandbox interface:
- * choosing the provider, the per-user policy (one sandbox per user, found
- * again by its derived name, never remembered in memory), waiting for
- * readiness, and the small helpers of sandbox.h.
- *
- * The policy only calls the primitives of struct sbx_ops, so it is the
- * same for Daytona and the local provider, and unit tests drive it with an
- * in-memory fake provider.
+ * sandbox.c -- the small helpers of sandbox.h that every provider and
+ * caller shares: names, validators, error details, frees, state names.
+ * It knows no provider (factory.c does) and no policy (policy.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,174 +9,16 @@
 
 #include <openssl/evp.h>
 
-#include "config.h"
 #include "sandbox.h"
-#include "sandbox_daytona.h"
-#include "sandbox_local.h"
-#include "timeutil.h"
 
-/*
- * How many find/create/replace rounds sbx_ensure_for_user() makes before
- * giving up with SBX_ECONFLICT.  Each round only repeats when another
- * worker changed the sandbox between two of our calls, so a handful is
- * plenty; the bound keeps a misbehaving provider from looping forever.
- */
-#define ENSURE_ROUNDS 4
-
-/* sbx_wait_ready() polls with this back-off (ms), doubling to the max. */
-#define WAIT_POLL_FIRST_MS 100
-#define WAIT_POLL_MAX_MS 1000
-/* ... and asks for a start at most this many times. */
-#define WAIT_MAX_STARTS 3
-
-enum sbx_err sbx_provider_new(const struct omni_config *cfg,
-    struct sbx_provider **out, char *detail, size_t detail_len)
+void sbx_error_clear(struct sbx_error *why)
 {
-	if (detail != NULL && detail_len > 0)
-		detail[0] = '\0';
-	if (out == NULL)
-		return SBX_EINVAL;
-	*out = NULL;
-	if (cfg == NULL)
-		return SBX_EINVAL;
-	switch (cfg->provider) {
-	case CFG_PROVIDER_LOCAL:
-		return sbx_local_new(cfg, out, detail, detail_len);
-	case CFG_PROVIDER_DAYTONA:
-		return sbx_daytona_new(cfg, out);
-	default:
-		return SBX_EINVAL;
-	}
+	if (why == NULL)
+		return;
+	memset(why, 0, sizeof(*why));
+	why->retry_after_s = -1;
 }
 
-void sbx_provider_free(struct sbx_provider *p)
-{
-	if (p != NULL && p->ops != NULL && p->ops->destroy != NULL)
-		p->ops->destroy(p);
-}
-
-/*
- * Bring a sandbox that was found (or just created) to a usable state.
- * Returns SBX_OK when '*info' is settled, SBX_ECONFLICT when the caller
- * should look again (somebody else changed it under us), or an error.
- */
-static enum sbx_err settle(struct sbx_provider *p, struct sbx_info *info)
-{
-	struct sbx_info fresh;
-	enum sbx_err err;
-
-	switch (info->state) {
-	case SBX_STATE_READY:
-	case SBX_STATE_CREATING:
-		return SBX_OK;
-	case SBX_STATE_STOPPED:
-		err = p->ops->start(p, info->id);
-		if (err != SBX_OK)
-			return err;
-		/* Report the state the provider now gives (a Daytona start
-		 * is asynchronous: usually "creating"); 'fresh' because an
-		 * op must not get its id and its output in one struct. */
-		if (p->ops->get(p, info->id, &fresh) == SBX_OK)
-			*info = fresh;
-		if (info->state == SBX_STATE_STOPPED)
-			info->state = SBX_STATE_CREATING;
-		return SBX_OK;
-	case SBX_STATE_ERROR:
-	default:
-		/* Replace it.  NOTFOUND: a concurrent request already removed
-		 * it; either way look again, which finds the replacement or
-		 * creates it. */
-		err = p->ops->remove(p, info->id);
-		if (err != SBX_OK && err != SBX_ENOTFOUND)
-			return err;
-		return SBX_ECONFLICT;
-	}
-}
-
-enum sbx_err sbx_ensure_for_user(struct sbx_provider *p, const char *user_id,
-    struct sbx_info *out)
-{
-	struct sbx_info info;
-	enum sbx_err err;
-	int round;
-
-	if (p == NULL || p->ops == NULL || out == NULL ||
-	    !sbx_user_id_valid(user_id))
-		return SBX_EINVAL;
-	for (round = 0; round < ENSURE_ROUNDS; round++) {
-		memset(&info, 0, sizeof(info));
-		err = p->ops->find_for_user(p, user_id, &info);
-		if (err == SBX_ENOTFOUND) {
-			err = p->ops->create_for_user(p, user_id, &info);
-			if (err == SBX_ECONFLICT)
-				continue; /* another worker created it first */
-			if (err != SBX_OK)
-				return err;
-			/* A fresh sandbox is creating or ready. */
-			*out = info;
-			return SBX_OK;
-		}
-		if (err != SBX_OK)
-			return err;
-		err = settle(p, &info);
-		if (err == SBX_ECONFLICT)
-			continue;
-		if (err != SBX_OK)
-			return err;
-		*out = info;
-		return SBX_OK;
-	}
-	return SBX_ECONFLICT;
-}
-
-enum sbx_err sbx_wait_ready(struct sbx_provider *p, const char *id,
-    int deadline_ms, struct sbx_info *out)
-{
-	struct sbx_info info;
-	long long end, left, delay = WAIT_POLL_FIRST_MS;
-	int starts = 0;
-	enum sbx_err err;
-
-	if (p == NULL || p->ops == NULL || id == NULL || *id == '\0' ||
-	    out == NULL)
-		return SBX_EINVAL;
-	end = time_mono_ms() + (deadline_ms > 0 ? deadline_ms : 0);
-	for (;;) {
-		memset(&info, 0, sizeof(info));
-		err = p->ops->get(p, id, &info);
-		if (err != SBX_OK)
-			return err;
-		switch (info.state) {
-		case SBX_STATE_READY:
-			*out = info;
-			return SBX_OK;
-		case SBX_STATE_ERROR:
-			*out = info;
-			return SBX_ECONFLICT;
-		case SBX_STATE_STOPPED:
-			if (starts < WAIT_MAX_STARTS) {
-				starts++;
-				err = p->ops->start(p, id);
-				/* CONFLICT: it is already starting. */
-				if (err != SBX_OK && err != SBX_ECONFLICT)
-					return err;
-				continue; /* look at the new state now */
-			}
-			break;
-		case SBX_STATE_CREATING:
-		default:
-			break;
-		}
-		left = end - time_mono_ms();
-		if (left <= 0) {
-			*out = info;
-			return SBX_ETIMEOUT;
-		}
-		time_sleep_ms(delay < left ? delay : left);
-		delay = delay * 2 > WAIT_POLL_MAX_MS ? WAIT_POLL_MAX_MS :
-		    delay * 2;
-	}
-}
 
 void sbx_name_for_user(const char *user_id, char out[SBX_NAME_MAX])
 {

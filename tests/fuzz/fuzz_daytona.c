@@ -459,25 +459,25 @@ run_provider_op(enum op op)
 	memset(&info, 0x5a, sizeof(info));
 	switch (op) {
 	case OP_P_FIND:
-		err = provider->ops->find_for_user(provider, "alice", &info);
+		err = provider->ops->find_for_user(provider, "alice", &info, NULL);
 		if (err == SBX_OK)
 			check_info(&info, "alice");
 		break;
 	case OP_P_CREATE:
-		err = provider->ops->create_for_user(provider, "alice", &info);
+		err = provider->ops->create_for_user(provider, "alice", &info, NULL);
 		if (err == SBX_OK)
 			check_info(&info, "alice");
 		break;
 	case OP_P_GET:
-		err = provider->ops->get(provider, SBX_ID, &info);
+		err = provider->ops->get(provider, SBX_ID, &info, NULL);
 		if (err == SBX_OK)
 			check_info(&info, NULL);
 		break;
 	case OP_P_STOP:
-		err = provider->ops->stop(provider, SBX_ID);
+		err = provider->ops->stop(provider, SBX_ID, NULL);
 		break;
 	case OP_P_REMOVE:
-		err = provider->ops->remove(provider, SBX_ID);
+		err = provider->ops->remove(provider, SBX_ID, NULL);
 		break;
 	case OP_P_EXEC:
 		memset(&xo, 0, sizeof(xo));
@@ -485,7 +485,7 @@ run_provider_op(enum op op)
 		xo.max_output = 64;
 		memset(&xr, 0, sizeof(xr));
 		err = provider->ops->exec(provider, SBX_ID, "cat notes.md", &xo,
-		    &xr);
+		    &xr, NULL);
 		if (err == SBX_OK) {
 			check(xr.output != NULL &&
 			    xr.output[xr.output_len] == '\0' &&
@@ -497,7 +497,7 @@ run_provider_op(enum op op)
 		break;
 	case OP_P_LIST_FILES:
 		memset(&fl, 0, sizeof(fl));
-		err = provider->ops->list_files(provider, SBX_ID, "kb", &fl);
+		err = provider->ops->list_files(provider, SBX_ID, "kb", &fl, NULL);
 		if (err == SBX_OK) {
 			for (size_t i = 0; i < fl.count; i++)
 				check(fl.entries[i].name != NULL,
@@ -510,7 +510,7 @@ run_provider_op(enum op op)
 		break;
 	case OP_P_READ:
 		err = provider->ops->read_file(provider, SBX_ID, "kb/a.md", 32,
-		    &data, &dlen);
+		    &data, &dlen, NULL);
 		if (err == SBX_OK) {
 			check(data != NULL && data[dlen] == '\0' && dlen <= 32,
 			    "provider read");

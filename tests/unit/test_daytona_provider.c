@@ -279,8 +279,8 @@ static long long now_ms(void)
 static void ensure_ready(struct sbx_provider *p, const char *user,
     struct sbx_info *info)
 {
-	assert_int_equal(sbx_ensure_for_user(p, user, info), SBX_OK);
-	assert_int_equal(sbx_wait_ready(p, info->id, 10000, info), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(p, user, info, NULL), SBX_OK);
+	assert_int_equal(sbx_wait_ready(p, info->id, 10000, info, NULL), SBX_OK);
 	assert_int_equal(info->state, SBX_STATE_READY);
 }
 
@@ -370,7 +370,7 @@ static void test_create_then_reuse(void **state)
 	char name[SBX_NAME_MAX];
 
 	(void)state;
-	assert_int_equal(sbx_ensure_for_user(p, "user-1", &a), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(p, "user-1", &a, NULL), SBX_OK);
 	assert_true(a.state == SBX_STATE_CREATING ||
 	    a.state == SBX_STATE_READY);
 	assert_string_equal(a.user_id, "user-1");
@@ -399,9 +399,9 @@ static void test_create_then_reuse(void **state)
 	assert_string_equal(json_object_get_string(v), "org-test");
 	json_object_put(log);
 
-	assert_int_equal(sbx_wait_ready(p, a.id, 10000, &a), SBX_OK);
+	assert_int_equal(sbx_wait_ready(p, a.id, 10000, &a, NULL), SBX_OK);
 	ctl_do("POST", "/__control/log/reset", "{}");
-	assert_int_equal(sbx_ensure_for_user(p, "user-1", &b), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(p, "user-1", &b, NULL), SBX_OK);
 	assert_string_equal(a.id, b.id);
 	assert_int_equal(b.state, SBX_STATE_READY);
 	/* reuse costs exactly one Daytona call */
@@ -416,17 +416,17 @@ static void test_stopped_is_restarted(void **state)
 
 	(void)state;
 	ensure_ready(p, "user-stop", &a);
-	assert_int_equal(p->ops->stop(p, a.id), SBX_OK);
+	assert_int_equal(p->ops->stop(p, a.id, NULL), SBX_OK);
 	/* stopping twice is not an error */
-	assert_int_equal(p->ops->stop(p, a.id), SBX_OK);
+	assert_int_equal(p->ops->stop(p, a.id, NULL), SBX_OK);
 	usleep(400 * 1000);
-	assert_int_equal(p->ops->get(p, a.id, &b), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &b, NULL), SBX_OK);
 	assert_int_equal(b.state, SBX_STATE_STOPPED);
 	ctl_do("POST", "/__control/log/reset", "{}");
-	assert_int_equal(sbx_ensure_for_user(p, "user-stop", &b), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(p, "user-stop", &b, NULL), SBX_OK);
 	assert_string_equal(a.id, b.id);
 	assert_int_equal(log_count("POST /api/sandbox/", NULL, 200), 1);
-	assert_int_equal(sbx_wait_ready(p, b.id, 10000, &b), SBX_OK);
+	assert_int_equal(sbx_wait_ready(p, b.id, 10000, &b, NULL), SBX_OK);
 	sbx_provider_free(p);
 }
 
@@ -440,13 +440,13 @@ static void test_error_is_replaced(void **state)
 	ensure_ready(p, "user-err", &a);
 	snprintf(path, sizeof(path), "/__control/sandboxes/%s/state", a.id);
 	ctl_do("POST", path, "{\"state\":\"error\"}");
-	assert_int_equal(p->ops->get(p, a.id, &b), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &b, NULL), SBX_OK);
 	assert_int_equal(b.state, SBX_STATE_ERROR);
-	assert_int_equal(sbx_ensure_for_user(p, "user-err", &b), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(p, "user-err", &b, NULL), SBX_OK);
 	assert_string_not_equal(a.id, b.id);
 	assert_int_equal(log_count("DELETE /api/sandbox/", NULL, 200), 1);
 	/* the old one is on its way out */
-	assert_int_equal(p->ops->get(p, a.id, &a), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &a, NULL), SBX_OK);
 	assert_int_equal(a.state, SBX_STATE_ERROR);
 	sbx_provider_free(p);
 }
@@ -461,7 +461,7 @@ static void *race_run(void *arg)
 {
 	struct race *r = arg;
 
-	r->err = sbx_ensure_for_user(r->p, "user-race", &r->info);
+	r->err = sbx_ensure_for_user(r->p, "user-race", &r->info, NULL);
 	return NULL;
 }
 
@@ -508,13 +508,13 @@ static void test_remove_and_ownership_guard(void **state)
 
 	(void)state;
 	ensure_ready(p, "user-rm", &a);
-	assert_int_equal(p->ops->remove(p, a.id), SBX_OK);
-	assert_int_equal(p->ops->get(p, a.id, &a), SBX_OK);
+	assert_int_equal(p->ops->remove(p, a.id, NULL), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &a, NULL), SBX_OK);
 	assert_int_equal(a.state, SBX_STATE_ERROR); /* destroying */
 	usleep(400 * 1000);
-	assert_int_equal(p->ops->get(p, a.id, &a), SBX_ENOTFOUND);
-	assert_int_equal(p->ops->remove(p, "no-such-id"), SBX_ENOTFOUND);
-	assert_int_equal(p->ops->get(p, "bad id", &a), SBX_EINVAL);
+	assert_int_equal(p->ops->get(p, a.id, &a, NULL), SBX_ENOTFOUND);
+	assert_int_equal(p->ops->remove(p, "no-such-id", NULL), SBX_ENOTFOUND);
+	assert_int_equal(p->ops->get(p, "bad id", &a, NULL), SBX_EINVAL);
 
 	/* a sandbox of the organisation that is not Omni's */
 	cp.name = "someone-elses";
@@ -522,8 +522,8 @@ static void test_remove_and_ownership_guard(void **state)
 	    cp.auto_delete_minutes = -1;
 	assert_int_equal(dt_sandbox_create(sbx_daytona_client(p), &cp, &other,
 	    NULL), DT_OK);
-	assert_int_equal(p->ops->get(p, other.id, &a), SBX_ENOTFOUND);
-	assert_int_equal(p->ops->remove(p, other.id), SBX_ENOTFOUND);
+	assert_int_equal(p->ops->get(p, other.id, &a, NULL), SBX_ENOTFOUND);
+	assert_int_equal(p->ops->remove(p, other.id, NULL), SBX_ENOTFOUND);
 	assert_int_equal(log_count("DELETE", NULL, -1), 1);
 	sbx_provider_free(p);
 }
@@ -542,13 +542,13 @@ static void test_fallback_key_after_revoke(void **state)
 	/* rotate: the old key is revoked mid-test */
 	ctl_do("POST", "/__control/keys/revoke", "{\"name\":\"primary\"}");
 	ctl_do("POST", "/__control/log/reset", "{}");
-	assert_int_equal(p->ops->get(p, a.id, &b), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &b, NULL), SBX_OK);
 	assert_int_equal(log_count(NULL, "unknown", 401), 1);
 	assert_int_equal(log_count(NULL, "fallback", 200), 1);
 	assert_int_equal(dt_client_key_in_use(sbx_daytona_client(p)), 1);
 	/* later calls go straight to the fallback */
 	ctl_do("POST", "/__control/log/reset", "{}");
-	assert_int_equal(sbx_ensure_for_user(p, "user-key", &b), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(p, "user-key", &b, NULL), SBX_OK);
 	assert_int_equal(log_count(NULL, NULL, -1), 1);
 	assert_int_equal(log_count(NULL, "fallback", 200), 1);
 	/* a reload with the new key as primary */
@@ -556,7 +556,7 @@ static void test_fallback_key_after_revoke(void **state)
 	cfg.daytona_api_key_fallback = NULL;
 	p->ops->reload(p, &cfg);
 	ctl_do("POST", "/__control/log/reset", "{}");
-	assert_int_equal(p->ops->get(p, a.id, &b), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &b, NULL), SBX_OK);
 	assert_int_equal(log_count(NULL, NULL, -1), 1);
 	sbx_provider_free(p);
 }
@@ -564,15 +564,16 @@ static void test_fallback_key_after_revoke(void **state)
 static void test_all_keys_refused(void **state)
 {
 	struct sbx_provider *p = make_provider(KEY1, KEY2, 0);
-	struct sbx_daytona_error le;
+	struct sbx_error le;
 	struct sbx_info a;
 	char detail[128] = "";
 
 	(void)state;
 	ctl_do("POST", "/__control/keys/revoke", "{\"name\":\"primary\"}");
 	ctl_do("POST", "/__control/keys/revoke", "{\"name\":\"fallback\"}");
-	assert_int_equal(sbx_ensure_for_user(p, "user-nokey", &a), SBX_EAUTH);
-	assert_int_equal(sbx_daytona_last_error(&le), 1);
+	assert_int_equal(sbx_ensure_for_user(p, "user-nokey", &a, &le),
+	    SBX_EAUTH);
+	assert_int_equal(le.code, SBX_EAUTH);
 	assert_int_equal(le.http_status, 401);
 	assert_int_equal(p->ops->check(p, detail, sizeof(detail)), SBX_EAUTH);
 	assert_non_null(strstr(detail, "401"));
@@ -594,7 +595,7 @@ static void test_429_honours_retry_after(void **state)
 	fault("{\"kind\":\"status\",\"status\":429,\"retry_after\":1,"
 	    "\"throttler\":\"authenticated\",\"match\":\"^GET /api/\"}");
 	t0 = now_ms();
-	assert_int_equal(p->ops->get(p, a.id, &a), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &a, NULL), SBX_OK);
 	assert_true(now_ms() - t0 >= 1000);
 	assert_int_equal(log_count(NULL, NULL, 429), 1);
 	assert_int_equal(log_count(NULL, NULL, 200), 1);
@@ -604,17 +605,17 @@ static void test_429_honours_retry_after(void **state)
 static void test_429_on_create_not_retried(void **state)
 {
 	struct sbx_provider *p = make_provider(KEY1, NULL, 0);
-	struct sbx_daytona_error le;
+	struct sbx_error le;
 	struct sbx_info a;
 
 	(void)state;
 	fault("{\"kind\":\"status\",\"status\":429,\"retry_after\":2,"
 	    "\"throttler\":\"sandbox-create\","
 	    "\"match\":\"^POST /api/sandbox$\"}");
-	assert_int_equal(sbx_ensure_for_user(p, "user-429c", &a),
+	assert_int_equal(sbx_ensure_for_user(p, "user-429c", &a, &le),
 	    SBX_ERATELIMIT);
 	assert_int_equal(log_count("POST /api/sandbox", NULL, -1), 1);
-	assert_int_equal(sbx_daytona_last_error(&le), 1);
+	assert_int_equal(le.code, SBX_ERATELIMIT);
 	assert_int_equal(le.retry_after_s, 2);
 	assert_int_equal(le.http_status, 429);
 	sbx_provider_free(p);
@@ -629,7 +630,7 @@ static void test_dropped_connection_retried_for_reads(void **state)
 	ensure_ready(p, "user-drop", &a);
 	ctl_do("POST", "/__control/log/reset", "{}");
 	fault("{\"kind\":\"drop\",\"match\":\"^GET /api/sandbox/\"}");
-	assert_int_equal(p->ops->get(p, a.id, &a), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &a, NULL), SBX_OK);
 	assert_int_equal(log_count(NULL, NULL, -1), 2);
 	sbx_provider_free(p);
 }
@@ -642,7 +643,7 @@ static void test_dropped_create_is_not_resent(void **state)
 	(void)state;
 	/* the request never reached the handler: nothing was created */
 	fault("{\"kind\":\"drop\",\"match\":\"^POST /api/sandbox$\"}");
-	assert_int_equal(sbx_ensure_for_user(p, "user-dropc", &a),
+	assert_int_equal(sbx_ensure_for_user(p, "user-dropc", &a, NULL),
 	    SBX_ENETWORK);
 	assert_int_equal(log_count("POST /api/sandbox", NULL, -1), 1);
 	sbx_provider_free(p);
@@ -657,7 +658,7 @@ static void test_lost_create_answer_finds_the_sandbox(void **state)
 	(void)state;
 	/* created, but the answer is lost */
 	fault("{\"kind\":\"drop_after\",\"match\":\"^POST /api/sandbox$\"}");
-	assert_int_equal(sbx_ensure_for_user(p, "user-lost", &a), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(p, "user-lost", &a, NULL), SBX_OK);
 	assert_int_equal(log_count("POST /api/sandbox", NULL, -1), 1);
 	all = ctl("GET", "/__control/sandboxes", NULL);
 	assert_int_equal(json_object_array_length(all), 1);
@@ -675,16 +676,16 @@ static void test_503_retried_500_not(void **state)
 	ctl_do("POST", "/__control/log/reset", "{}");
 	fault("{\"kind\":\"status\",\"status\":503,\"count\":2,"
 	    "\"match\":\"^GET /api/\"}");
-	assert_int_equal(p->ops->get(p, a.id, &a), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &a, NULL), SBX_OK);
 	assert_int_equal(log_count(NULL, NULL, -1), 3);
 	ctl_do("POST", "/__control/log/reset", "{}");
 	fault("{\"kind\":\"status\",\"status\":500,\"match\":\"^GET /api/\"}");
-	assert_int_equal(p->ops->get(p, a.id, &a), SBX_EUPSTREAM);
+	assert_int_equal(p->ops->get(p, a.id, &a, NULL), SBX_EUPSTREAM);
 	assert_int_equal(log_count(NULL, NULL, -1), 1);
 	/* 503 for good: unavailable after the retries */
 	fault("{\"kind\":\"status\",\"status\":503,\"count\":10,"
 	    "\"match\":\"^GET /api/\"}");
-	assert_int_equal(p->ops->get(p, a.id, &a), SBX_EUNAVAILABLE);
+	assert_int_equal(p->ops->get(p, a.id, &a, NULL), SBX_EUNAVAILABLE);
 	ctl_do("DELETE", "/__control/faults", NULL);
 	sbx_provider_free(p);
 }
@@ -699,18 +700,18 @@ static void test_injected_401_404_409(void **state)
 	ensure_ready(p, "user-inj", &a);
 	/* 401 once: the fallback answers */
 	fault("{\"kind\":\"status\",\"status\":401,\"match\":\"^GET /api/\"}");
-	assert_int_equal(p->ops->get(p, a.id, &b), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &b, NULL), SBX_OK);
 	/* 401 without a fallback */
 	fault("{\"kind\":\"status\",\"status\":401,\"match\":\"^GET /api/\"}");
-	assert_int_equal(q->ops->get(q, a.id, &b), SBX_EAUTH);
+	assert_int_equal(q->ops->get(q, a.id, &b, NULL), SBX_EAUTH);
 	/* 404 */
 	fault("{\"kind\":\"status\",\"status\":404,\"match\":\"^GET /api/\"}");
-	assert_int_equal(q->ops->get(q, a.id, &b), SBX_ENOTFOUND);
+	assert_int_equal(q->ops->get(q, a.id, &b, NULL), SBX_ENOTFOUND);
 	/* 409 on create: the policy looks again and creates */
 	ctl_do("POST", "/__control/log/reset", "{}");
 	fault("{\"kind\":\"status\",\"status\":409,"
 	    "\"match\":\"^POST /api/sandbox$\"}");
-	assert_int_equal(sbx_ensure_for_user(q, "user-inj2", &b), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(q, "user-inj2", &b, NULL), SBX_OK);
 	assert_int_equal(log_count("POST /api/sandbox", NULL, 200), 1);
 	sbx_provider_free(p);
 	sbx_provider_free(q);
@@ -728,7 +729,7 @@ static void test_slow_answer_times_out(void **state)
 	fault("{\"kind\":\"latency\",\"latency_ms\":1500,"
 	    "\"match\":\"^GET /api/\"}");
 	t0 = now_ms();
-	assert_int_equal(p->ops->get(p, a.id, &a), SBX_ETIMEOUT);
+	assert_int_equal(p->ops->get(p, a.id, &a, NULL), SBX_ETIMEOUT);
 	assert_true(now_ms() - t0 < 1200);
 	/* a timeout is not retried */
 	usleep(1400 * 1000);
@@ -739,14 +740,15 @@ static void test_slow_answer_times_out(void **state)
 static void test_quota_is_clear(void **state)
 {
 	struct sbx_provider *p = make_provider(KEY1, NULL, 0);
-	struct sbx_daytona_error le;
+	struct sbx_error le;
 	struct sbx_info a;
 
 	(void)state;
 	ctl_do("POST", "/__control/config", "{\"max_sandboxes\":1}");
-	assert_int_equal(sbx_ensure_for_user(p, "user-q1", &a), SBX_OK);
-	assert_int_equal(sbx_ensure_for_user(p, "user-q2", &a), SBX_EQUOTA);
-	assert_int_equal(sbx_daytona_last_error(&le), 1);
+	assert_int_equal(sbx_ensure_for_user(p, "user-q1", &a, NULL), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(p, "user-q2", &a, &le),
+	    SBX_EQUOTA);
+	assert_int_equal(le.code, SBX_EQUOTA);
 	assert_int_equal(le.http_status, 400);
 	assert_non_null(strstr(le.message, "limit exceeded"));
 	sbx_provider_free(p);
@@ -775,29 +777,29 @@ static void test_exec(void **state)
 
 	(void)state;
 	ensure_ready(p, "user-exec", &a);
-	assert_int_equal(p->ops->exec(p, a.id, "echo x", NULL, &r), SBX_OK);
+	assert_int_equal(p->ops->exec(p, a.id, "echo x", NULL, &r, NULL), SBX_OK);
 	assert_int_equal(r.exit_code, 0);
 	assert_string_equal(r.output, "x\n");
 	sbx_exec_result_free(&r);
 	o.env = env;
-	assert_int_equal(p->ops->exec(p, a.id, "printenv GREETING", &o, &r),
+	assert_int_equal(p->ops->exec(p, a.id, "printenv GREETING", &o, &r, NULL),
 	    SBX_OK);
 	assert_string_equal(r.output, "hi there\n");
 	sbx_exec_result_free(&r);
-	assert_int_equal(p->ops->exec(p, a.id, "false", NULL, &r), SBX_OK);
+	assert_int_equal(p->ops->exec(p, a.id, "false", NULL, &r, NULL), SBX_OK);
 	assert_int_equal(r.exit_code, 1);
 	sbx_exec_result_free(&r);
 	o.timeout_s = 1;
-	assert_int_equal(p->ops->exec(p, a.id, "sleep 5", &o, &r), SBX_OK);
+	assert_int_equal(p->ops->exec(p, a.id, "sleep 5", &o, &r, NULL), SBX_OK);
 	assert_int_equal(r.timed_out, 1);
 	sbx_exec_result_free(&r);
 	/* a command is never sent twice, even when its answer is lost */
 	ctl_do("POST", "/__control/log/reset", "{}");
 	fault("{\"kind\":\"drop\",\"match\":\"process/execute\"}");
-	assert_int_equal(p->ops->exec(p, a.id, "echo y", NULL, &r),
+	assert_int_equal(p->ops->exec(p, a.id, "echo y", NULL, &r, NULL),
 	    SBX_ENETWORK);
 	assert_int_equal(log_count("POST /toolbox/", NULL, -1), 1);
-	assert_int_equal(p->ops->exec(p, a.id, "", NULL, &r), SBX_EINVAL);
+	assert_int_equal(p->ops->exec(p, a.id, "", NULL, &r, NULL), SBX_EINVAL);
 	sbx_provider_free(p);
 }
 
@@ -813,27 +815,27 @@ static void test_files(void **state)
 	(void)state;
 	ensure_ready(p, "user-files", &a);
 	assert_int_equal(p->ops->write_file(p, a.id, ".omni/tasks/t1.json",
-	    "{\"ok\":true}", 11), SBX_OK);
+	    "{\"ok\":true}", 11, NULL), SBX_OK);
 	assert_int_equal(p->ops->read_file(p, a.id, ".omni/tasks/t1.json",
-	    1024, &data, &len), SBX_OK);
+	    1024, &data, &len, NULL), SBX_OK);
 	assert_int_equal(len, 11);
 	assert_string_equal(data, "{\"ok\":true}");
 	free(data);
 	assert_int_equal(p->ops->read_file(p, a.id, ".omni/tasks/t1.json", 3,
-	    &data, &len), SBX_ETOOLARGE);
+	    &data, &len, NULL), SBX_ETOOLARGE);
 	assert_null(data);
 	/* 0 is the default cap and SIZE_MAX no cap: both read it whole */
 	assert_int_equal(p->ops->read_file(p, a.id, ".omni/tasks/t1.json", 0,
-	    &data, &len), SBX_OK);
+	    &data, &len, NULL), SBX_OK);
 	assert_int_equal(len, 11);
 	free(data);
 	assert_int_equal(p->ops->read_file(p, a.id, ".omni/tasks/t1.json",
-	    SIZE_MAX, &data, &len), SBX_OK);
+	    SIZE_MAX, &data, &len, NULL), SBX_OK);
 	assert_int_equal(len, 11);
 	free(data);
 	assert_int_equal(p->ops->read_file(p, a.id, ".omni/nope", 1024, &data,
-	    &len), SBX_ENOTFOUND);
-	assert_int_equal(p->ops->list_files(p, a.id, ".omni/tasks", &l),
+	    &len, NULL), SBX_ENOTFOUND);
+	assert_int_equal(p->ops->list_files(p, a.id, ".omni/tasks", &l, NULL),
 	    SBX_OK);
 	for (i = 0; i < l.count; i++)
 		if (strcmp(l.entries[i].name, "t1.json") == 0 &&
@@ -842,10 +844,10 @@ static void test_files(void **state)
 			found = 1;
 	assert_true(found);
 	sbx_file_list_free(&l);
-	assert_int_equal(p->ops->write_file(p, a.id, "../escape", "x", 1),
+	assert_int_equal(p->ops->write_file(p, a.id, "../escape", "x", 1, NULL),
 	    SBX_EINVAL);
 	assert_int_equal(p->ops->read_file(p, a.id, "a/../../b", 10, &data,
-	    &len), SBX_EINVAL);
+	    &len, NULL), SBX_EINVAL);
 	sbx_provider_free(p);
 }
 
@@ -864,7 +866,7 @@ static void *worker_run(void *arg)
 	int i;
 
 	for (i = 0; i < 10; i++)
-		if (w->p->ops->get(w->p, w->id, &info) == SBX_OK)
+		if (w->p->ops->get(w->p, w->id, &info, NULL) == SBX_OK)
 			w->ok++;
 	return NULL; /* the thread's curl handle is freed by its destructor */
 }

@@ -1,6 +1,6 @@
 /*
  * test_sandbox.c -- the provider-independent sandbox layer (sandbox.c):
- * the per-user policy of sbx_ensure_for_user(), sbx_wait_ready(), the
+ * the per-user policy of sbx_ensure_for_user(, NULL), sbx_wait_ready(, NULL), the
  * derived name, user id validation and the names of states and errors.
  *
  * The policy is driven through an in-memory fake provider whose hooks can
@@ -95,8 +95,9 @@ static struct fake *F(struct sbx_provider *p)
 }
 
 static enum sbx_err fk_find(struct sbx_provider *p, const char *user,
-    struct sbx_info *out)
+    struct sbx_info *out, struct sbx_error *why)
 {
+	(void)why;
 	struct fake *f = F(p);
 	int i;
 
@@ -112,8 +113,9 @@ static enum sbx_err fk_find(struct sbx_provider *p, const char *user,
 }
 
 static enum sbx_err fk_create(struct sbx_provider *p, const char *user,
-    struct sbx_info *out)
+    struct sbx_info *out, struct sbx_error *why)
 {
+	(void)why;
 	struct fake *f = F(p);
 	struct fake_sbx *s;
 
@@ -135,8 +137,9 @@ static enum sbx_err fk_create(struct sbx_provider *p, const char *user,
 }
 
 static enum sbx_err fk_get(struct sbx_provider *p, const char *id,
-    struct sbx_info *out)
+    struct sbx_info *out, struct sbx_error *why)
 {
+	(void)why;
 	struct fake *f = F(p);
 	struct fake_sbx *s;
 
@@ -156,8 +159,10 @@ static enum sbx_err fk_get(struct sbx_provider *p, const char *id,
 	return SBX_OK;
 }
 
-static enum sbx_err fk_start(struct sbx_provider *p, const char *id)
+static enum sbx_err fk_start(struct sbx_provider *p, const char *id,
+    struct sbx_error *why)
 {
+	(void)why;
 	struct fake *f = F(p);
 	struct fake_sbx *s = fake_by_id(f, id);
 
@@ -173,8 +178,10 @@ static enum sbx_err fk_start(struct sbx_provider *p, const char *id)
 	return SBX_OK;
 }
 
-static enum sbx_err fk_remove(struct sbx_provider *p, const char *id)
+static enum sbx_err fk_remove(struct sbx_provider *p, const char *id,
+    struct sbx_error *why)
 {
+	(void)why;
 	struct fake *f = F(p);
 	struct fake_sbx *s = fake_by_id(f, id);
 	char user[SBX_USER_MAX];
@@ -243,7 +250,7 @@ static void ensure_creates_when_missing(void **state)
 {
 	struct sbx_info info;
 
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info, NULL), SBX_OK);
 	assert_int_equal(FX->fake.n_create, 1);
 	assert_string_equal(info.user_id, "alice");
 	assert_int_equal(info.state, SBX_STATE_CREATING);
@@ -255,7 +262,7 @@ static void ensure_reuses_existing(void **state)
 	struct fake_sbx *s = fake_add(&FX->fake, "alice", SBX_STATE_READY);
 	struct sbx_info info;
 
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info, NULL), SBX_OK);
 	assert_string_equal(info.id, s->info.id);
 	assert_int_equal(info.state, SBX_STATE_READY);
 	assert_int_equal(FX->fake.n_create, 0);
@@ -268,7 +275,7 @@ static void ensure_reuses_creating_without_start(void **state)
 	struct fake_sbx *s = fake_add(&FX->fake, "alice", SBX_STATE_CREATING);
 	struct sbx_info info;
 
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info, NULL), SBX_OK);
 	assert_string_equal(info.id, s->info.id);
 	assert_int_equal(FX->fake.n_start, 0);
 	assert_int_equal(FX->fake.n_create, 0);
@@ -279,7 +286,7 @@ static void ensure_starts_stopped(void **state)
 	struct fake_sbx *s = fake_add(&FX->fake, "alice", SBX_STATE_STOPPED);
 	struct sbx_info info;
 
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info, NULL), SBX_OK);
 	assert_int_equal(FX->fake.n_start, 1);
 	assert_string_equal(info.id, s->info.id);
 	assert_int_equal(info.state, SBX_STATE_READY);
@@ -294,7 +301,7 @@ static void ensure_reports_creating_while_start_pending(void **state)
 	 * is asynchronous): the answer must not say stopped. */
 	fake_add(&FX->fake, "alice", SBX_STATE_STOPPED);
 	FX->fake.start_to = SBX_STATE_STOPPED;
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info, NULL), SBX_OK);
 	assert_int_equal(info.state, SBX_STATE_CREATING);
 }
 
@@ -305,7 +312,7 @@ static void ensure_replaces_errored(void **state)
 	struct sbx_info info;
 
 	snprintf(old, sizeof(old), "%s", s->info.id);
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info, NULL), SBX_OK);
 	assert_int_equal(FX->fake.n_remove, 1);
 	assert_string_equal(FX->fake.last_removed, old);
 	assert_int_equal(FX->fake.n_create, 1);
@@ -319,7 +326,7 @@ static void ensure_replace_race_finds_replacement(void **state)
 
 	fake_add(&FX->fake, "alice", SBX_STATE_ERROR);
 	FX->fake.remove_race = 1;
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info, NULL), SBX_OK);
 	assert_int_equal(FX->fake.n_create, 0);
 	assert_int_equal(info.state, SBX_STATE_READY);
 	assert_int_equal(fake_count(&FX->fake, "alice"), 1);
@@ -330,7 +337,7 @@ static void ensure_create_conflict_finds_winner(void **state)
 	struct sbx_info info;
 
 	FX->fake.create_race = 1;
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info, NULL), SBX_OK);
 	assert_int_equal(FX->fake.n_create, 1);
 	assert_int_equal(FX->fake.n_find, 2);
 	assert_int_equal(fake_count(&FX->fake, "alice"), 1);
@@ -344,7 +351,7 @@ static void ensure_start_conflict_looks_again(void **state)
 
 	fake_add(&FX->fake, "alice", SBX_STATE_STOPPED);
 	FX->fake.start_race = 1;
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info, NULL), SBX_OK);
 	assert_int_equal(info.state, SBX_STATE_CREATING);
 	assert_int_equal(FX->fake.n_start, 1);
 	assert_int_equal(FX->fake.n_create, 0);
@@ -355,7 +362,7 @@ static void ensure_gives_up_after_bounded_rounds(void **state)
 	struct sbx_info info;
 
 	FX->fake.create_always_conflict = 1;
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info),
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info, NULL),
 	    SBX_ECONFLICT);
 	assert_true(FX->fake.n_create >= 2);
 	assert_true(FX->fake.n_create <= 8);
@@ -366,7 +373,7 @@ static void ensure_propagates_provider_error(void **state)
 	struct sbx_info info;
 
 	FX->fake.find_err = SBX_EUNAVAILABLE;
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info),
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &info, NULL),
 	    SBX_EUNAVAILABLE);
 	assert_int_equal(FX->fake.n_create, 0);
 }
@@ -375,10 +382,10 @@ static void ensure_rejects_bad_user_id(void **state)
 {
 	struct sbx_info info;
 
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "", &info), SBX_EINVAL);
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "a/b", &info),
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "", &info, NULL), SBX_EINVAL);
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "a/b", &info, NULL),
 	    SBX_EINVAL);
-	assert_int_equal(sbx_ensure_for_user(&FX->p, NULL, &info),
+	assert_int_equal(sbx_ensure_for_user(&FX->p, NULL, &info, NULL),
 	    SBX_EINVAL);
 	assert_int_equal(FX->fake.n_find, 0);
 }
@@ -387,10 +394,10 @@ static void ensure_keeps_users_apart(void **state)
 {
 	struct sbx_info a, b;
 
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &a), SBX_OK);
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "bob", &b), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &a, NULL), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "bob", &b, NULL), SBX_OK);
 	assert_string_not_equal(a.id, b.id);
-	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &b), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(&FX->p, "alice", &b, NULL), SBX_OK);
 	assert_string_equal(a.id, b.id);
 	assert_int_equal(FX->fake.n_create, 2);
 }
@@ -406,7 +413,7 @@ static void wait_ready_polls_until_ready(void **state)
 
 	FX->fake.get_script = script;
 	FX->fake.get_script_len = 3;
-	assert_int_equal(sbx_wait_ready(&FX->p, s->info.id, 5000, &info),
+	assert_int_equal(sbx_wait_ready(&FX->p, s->info.id, 5000, &info, NULL),
 	    SBX_OK);
 	assert_int_equal(info.state, SBX_STATE_READY);
 	assert_int_equal(FX->fake.n_get, 3);
@@ -420,7 +427,7 @@ static void wait_ready_times_out(void **state)
 	long ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(sbx_wait_ready(&FX->p, s->info.id, 250, &info),
+	assert_int_equal(sbx_wait_ready(&FX->p, s->info.id, 250, &info, NULL),
 	    SBX_ETIMEOUT);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 +
@@ -434,7 +441,7 @@ static void wait_ready_starts_stopped(void **state)
 	struct fake_sbx *s = fake_add(&FX->fake, "a", SBX_STATE_STOPPED);
 	struct sbx_info info;
 
-	assert_int_equal(sbx_wait_ready(&FX->p, s->info.id, 1000, &info),
+	assert_int_equal(sbx_wait_ready(&FX->p, s->info.id, 1000, &info, NULL),
 	    SBX_OK);
 	assert_int_equal(FX->fake.n_start, 1);
 }
@@ -444,7 +451,7 @@ static void wait_ready_error_is_conflict(void **state)
 	struct fake_sbx *s = fake_add(&FX->fake, "a", SBX_STATE_ERROR);
 	struct sbx_info info;
 
-	assert_int_equal(sbx_wait_ready(&FX->p, s->info.id, 1000, &info),
+	assert_int_equal(sbx_wait_ready(&FX->p, s->info.id, 1000, &info, NULL),
 	    SBX_ECONFLICT);
 	assert_int_equal(info.state, SBX_STATE_ERROR);
 }
@@ -453,7 +460,7 @@ static void wait_ready_unknown_is_not_found(void **state)
 {
 	struct sbx_info info;
 
-	assert_int_equal(sbx_wait_ready(&FX->p, "nope", 1000, &info),
+	assert_int_equal(sbx_wait_ready(&FX->p, "nope", 1000, &info, NULL),
 	    SBX_ENOTFOUND);
 }
 

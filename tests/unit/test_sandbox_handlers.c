@@ -336,7 +336,7 @@ static void create_restarts_a_stopped_sandbox(void **state)
 	memset(&o, 0, sizeof(o));
 	o.data_dir = dir;
 	assert_int_equal(sbx_local_new_opts(&o, &p, NULL, 0), SBX_OK);
-	assert_int_equal(p->ops->stop(p, str(a.json, "sandboxId")), SBX_OK);
+	assert_int_equal(p->ops->stop(p, str(a.json, "sandboxId"), NULL), SBX_OK);
 	sbx_provider_free(p);
 	s = call(handle_sandbox_status, "GET",
 	    "/api/sandbox/status?id=omni-2bd806c97f0e00af1a1fc3328fa763a9",
@@ -570,13 +570,16 @@ static void error_mapping_is_complete(void **state)
 	struct http_request req = { .app = &worker };
 	struct http_response resp;
 	struct json_object *o, *e, *d, *v;
+	struct sbx_error why;
 	size_t i;
 
 	(void)state;
 	assert_int_equal(sizeof(want) / sizeof(want[0]), SBX__MAX + 1);
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		http_response_init(&resp);
-		sandbox_error_response(&req, &resp, (int)want[i].e, "test");
+		sbx_error_clear(&why);
+		why.code = want[i].e;
+		sandbox_error_response(&req, &resp, &why, "test");
 		assert_int_equal(resp.status, want[i].status);
 		assert_non_null(o = json_tokener_parse(resp.body));
 		assert_true(json_object_object_get_ex(o, "error", &e));
@@ -593,6 +596,47 @@ static void error_mapping_is_complete(void **state)
 		json_object_put(o);
 		http_response_free(&resp);
 	}
+}
+
+/* The detail of a failed call travels in its struct sbx_error, whatever
+ * the provider: its Retry-After hint and, for a quota, its own words. */
+static void error_detail_comes_from_the_call(void **state)
+{
+	struct http_request req = { .app = &worker };
+	struct http_response resp;
+	struct json_object *o, *e, *d, *v;
+	struct sbx_error why;
+
+	(void)state;
+	sbx_error_clear(&why);
+	why.code = SBX_ERATELIMIT;
+	why.retry_after_s = 17;
+	http_response_init(&resp);
+	sandbox_error_response(&req, &resp, &why, "test");
+	assert_int_equal(resp.status, 503);
+	assert_string_equal(http_response_get_header(&resp, "Retry-After"),
+	    "17");
+	http_response_free(&resp);
+
+	sbx_error_clear(&why);
+	why.code = SBX_EQUOTA;
+	snprintf(why.message, sizeof(why.message), "sandbox limit exceeded");
+	http_response_init(&resp);
+	sandbox_error_response(&req, &resp, &why, "test");
+	assert_non_null(o = json_tokener_parse(resp.body));
+	assert_true(json_object_object_get_ex(o, "error", &e));
+	assert_true(json_object_object_get_ex(e, "details", &d));
+	assert_true(json_object_object_get_ex(d, "providerMessage", &v));
+	assert_string_equal(json_object_get_string(v), "sandbox limit exceeded");
+	json_object_put(o);
+	http_response_free(&resp);
+
+	/* The same words on another error are not repeated to the client. */
+	why.code = SBX_EUPSTREAM;
+	http_response_init(&resp);
+	sandbox_error_response(&req, &resp, &why, "test");
+	assert_null(strstr(resp.body, "limit exceeded"));
+	http_response_free(&resp);
 }
 
 /* A socket that completes the TCP handshake (kernel backlog) but never
@@ -869,7 +913,7 @@ static void debug_exec_provider_errors(void **state)
 	/* a stopped sandbox refuses commands: the error model, 409 */
 	ready_sandbox(id, sizeof(id));
 	p = worker.sandbox;
-	assert_int_equal(p->ops->stop(p, id), SBX_OK);
+	assert_int_equal(p->ops->stop(p, id, NULL), SBX_OK);
 	r = exec_call(id, "true", NULL);
 	assert_int_equal(r.status, 409);
 	assert_string_equal(err_code(&r), "CONFLICT");
@@ -917,7 +961,7 @@ static void jwt_create_for_another_user_is_403(void **state)
 	sbx_name_for_user("alice", name);
 	assert_false(sandbox_dir_exists(name));
 	assert_int_equal(worker.sandbox->ops->find_for_user(
-	    worker.sandbox, "bob", &info), SBX_ENOTFOUND);
+	    worker.sandbox, "bob", &info, NULL), SBX_ENOTFOUND);
 }
 
 static void jwt_status_of_own_sandbox(void **state)
@@ -1081,6 +1125,7 @@ int main(void)
 		T(ready_check_uses_provider),
 		T(init_failure_names_the_variable),
 		T(error_mapping_is_complete),
+		T(error_detail_comes_from_the_call),
 		T(ready_check_is_bounded_and_cached),
 		T(debug_exec_validation_names_the_field),
 		T(debug_exec_runs_the_command),

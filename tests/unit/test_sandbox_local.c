@@ -126,7 +126,7 @@ static struct sbx_provider *unsb(void **state)
 static void ensure(struct sbx_provider *p, const char *user,
     struct sbx_info *info)
 {
-	assert_int_equal(sbx_ensure_for_user(p, user, info), SBX_OK);
+	assert_int_equal(sbx_ensure_for_user(p, user, info, NULL), SBX_OK);
 }
 
 /* Run 'cmd' in 'id'; the result must be freed by the caller. */
@@ -134,7 +134,7 @@ static struct sbx_exec_result run(struct sbx_provider *p, const char *id,
     const char *cmd, const struct sbx_exec_opts *o)
 {
 	struct sbx_exec_result r;
-	enum sbx_err e = p->ops->exec(p, id, cmd, o, &r);
+	enum sbx_err e = p->ops->exec(p, id, cmd, o, &r, NULL);
 
 	if (e != SBX_OK)
 		fail_msg("exec '%s': %s", cmd, sbx_strerror(e));
@@ -181,13 +181,13 @@ static void create_gives_ready_sandbox_named_after_user(void **state)
 	struct sbx_info info, got;
 	struct stat st;
 
-	assert_int_equal(p->ops->create_for_user(p, "alice", &info), SBX_OK);
+	assert_int_equal(p->ops->create_for_user(p, "alice", &info, NULL), SBX_OK);
 	sbx_name_for_user("alice", name);
 	assert_string_equal(info.id, name);
 	assert_string_equal(info.user_id, "alice");
 	assert_int_equal(info.state, SBX_STATE_READY);
 	assert_int_equal(strlen(info.created_at), 24); /* ...T..:..:..mmmZ */
-	assert_int_equal(p->ops->get(p, info.id, &got), SBX_OK);
+	assert_int_equal(p->ops->get(p, info.id, &got, NULL), SBX_OK);
 	assert_string_equal(got.created_at, info.created_at);
 	assert_string_equal(got.user_id, "alice");
 	snprintf(path, sizeof(path), "%s/%s/home", FX->root, name);
@@ -200,8 +200,8 @@ static void create_twice_conflicts(void **state)
 	struct sbx_provider *p = unsb(state);
 	struct sbx_info a, b;
 
-	assert_int_equal(p->ops->create_for_user(p, "alice", &a), SBX_OK);
-	assert_int_equal(p->ops->create_for_user(p, "alice", &b),
+	assert_int_equal(p->ops->create_for_user(p, "alice", &a, NULL), SBX_OK);
+	assert_int_equal(p->ops->create_for_user(p, "alice", &b, NULL),
 	    SBX_ECONFLICT);
 }
 
@@ -210,12 +210,12 @@ static void find_for_user(void **state)
 	struct sbx_provider *p = unsb(state);
 	struct sbx_info a, b;
 
-	assert_int_equal(p->ops->find_for_user(p, "alice", &a),
+	assert_int_equal(p->ops->find_for_user(p, "alice", &a, NULL),
 	    SBX_ENOTFOUND);
-	assert_int_equal(p->ops->create_for_user(p, "alice", &a), SBX_OK);
-	assert_int_equal(p->ops->find_for_user(p, "alice", &b), SBX_OK);
+	assert_int_equal(p->ops->create_for_user(p, "alice", &a, NULL), SBX_OK);
+	assert_int_equal(p->ops->find_for_user(p, "alice", &b, NULL), SBX_OK);
 	assert_string_equal(a.id, b.id);
-	assert_int_equal(p->ops->find_for_user(p, "bob", &b), SBX_ENOTFOUND);
+	assert_int_equal(p->ops->find_for_user(p, "bob", &b, NULL), SBX_ENOTFOUND);
 }
 
 static void get_unknown_or_malformed_id_is_not_found(void **state)
@@ -224,11 +224,11 @@ static void get_unknown_or_malformed_id_is_not_found(void **state)
 	struct sbx_info info;
 
 	assert_int_equal(p->ops->get(p, "omni-00000000000000000000000000000000",
-	    &info), SBX_ENOTFOUND);
-	assert_int_equal(p->ops->get(p, "../../etc", &info), SBX_ENOTFOUND);
-	assert_int_equal(p->ops->get(p, ".", &info), SBX_ENOTFOUND);
-	assert_int_equal(p->ops->get(p, "omni-ZZ", &info), SBX_ENOTFOUND);
-	assert_int_equal(p->ops->remove(p, ".."), SBX_ENOTFOUND);
+	    &info, NULL), SBX_ENOTFOUND);
+	assert_int_equal(p->ops->get(p, "../../etc", &info, NULL), SBX_ENOTFOUND);
+	assert_int_equal(p->ops->get(p, ".", &info, NULL), SBX_ENOTFOUND);
+	assert_int_equal(p->ops->get(p, "omni-ZZ", &info, NULL), SBX_ENOTFOUND);
+	assert_int_equal(p->ops->remove(p, "..", NULL), SBX_ENOTFOUND);
 }
 
 static void stop_then_start(void **state)
@@ -237,12 +237,12 @@ static void stop_then_start(void **state)
 	struct sbx_info info, got;
 
 	ensure(p, "alice", &info);
-	assert_int_equal(p->ops->stop(p, info.id), SBX_OK);
-	assert_int_equal(p->ops->get(p, info.id, &got), SBX_OK);
+	assert_int_equal(p->ops->stop(p, info.id, NULL), SBX_OK);
+	assert_int_equal(p->ops->get(p, info.id, &got, NULL), SBX_OK);
 	assert_int_equal(got.state, SBX_STATE_STOPPED);
-	assert_int_equal(p->ops->stop(p, info.id), SBX_OK); /* idempotent */
-	assert_int_equal(p->ops->start(p, info.id), SBX_OK);
-	assert_int_equal(p->ops->get(p, info.id, &got), SBX_OK);
+	assert_int_equal(p->ops->stop(p, info.id, NULL), SBX_OK); /* idempotent */
+	assert_int_equal(p->ops->start(p, info.id, NULL), SBX_OK);
+	assert_int_equal(p->ops->get(p, info.id, &got, NULL), SBX_OK);
 	assert_int_equal(got.state, SBX_STATE_READY);
 	assert_string_equal(got.created_at, info.created_at);
 }
@@ -257,14 +257,14 @@ static void stopped_sandbox_refuses_exec_and_files(void **state)
 	char *d;
 
 	ensure(p, "alice", &info);
-	assert_int_equal(p->ops->stop(p, info.id), SBX_OK);
-	assert_int_equal(p->ops->exec(p, info.id, "true", NULL, &r),
+	assert_int_equal(p->ops->stop(p, info.id, NULL), SBX_OK);
+	assert_int_equal(p->ops->exec(p, info.id, "true", NULL, &r, NULL),
 	    SBX_ECONFLICT);
-	assert_int_equal(p->ops->write_file(p, info.id, "a", "x", 1),
+	assert_int_equal(p->ops->write_file(p, info.id, "a", "x", 1, NULL),
 	    SBX_ECONFLICT);
-	assert_int_equal(p->ops->read_file(p, info.id, "a", 10, &d, &n),
+	assert_int_equal(p->ops->read_file(p, info.id, "a", 10, &d, &n, NULL),
 	    SBX_ECONFLICT);
-	assert_int_equal(p->ops->list_files(p, info.id, "", &l),
+	assert_int_equal(p->ops->list_files(p, info.id, "", &l, NULL),
 	    SBX_ECONFLICT);
 }
 
@@ -274,9 +274,9 @@ static void ensure_restarts_stopped_sandbox(void **state)
 	struct sbx_info a, b;
 
 	ensure(p, "alice", &a);
-	assert_int_equal(p->ops->write_file(p, a.id, "keep.txt", "k", 1),
+	assert_int_equal(p->ops->write_file(p, a.id, "keep.txt", "k", 1, NULL),
 	    SBX_OK);
-	assert_int_equal(p->ops->stop(p, a.id), SBX_OK);
+	assert_int_equal(p->ops->stop(p, a.id, NULL), SBX_OK);
 	ensure(p, "alice", &b);
 	assert_string_equal(a.id, b.id);
 	assert_int_equal(b.state, SBX_STATE_READY);
@@ -290,11 +290,11 @@ static void remove_deletes_everything(void **state)
 	int staging;
 
 	ensure(p, "alice", &info);
-	assert_int_equal(p->ops->write_file(p, info.id, "a/b/c.txt", "x", 1),
+	assert_int_equal(p->ops->write_file(p, info.id, "a/b/c.txt", "x", 1, NULL),
 	    SBX_OK);
-	assert_int_equal(p->ops->remove(p, info.id), SBX_OK);
-	assert_int_equal(p->ops->get(p, info.id, &info), SBX_ENOTFOUND);
-	assert_int_equal(p->ops->remove(p, info.id), SBX_ENOTFOUND);
+	assert_int_equal(p->ops->remove(p, info.id, NULL), SBX_OK);
+	assert_int_equal(p->ops->get(p, info.id, &info, NULL), SBX_ENOTFOUND);
+	assert_int_equal(p->ops->remove(p, info.id, NULL), SBX_ENOTFOUND);
 	assert_int_equal(count_sandboxes(FX->root, &staging), 0);
 	assert_int_equal(staging, 0);
 }
@@ -309,17 +309,17 @@ static void damaged_state_reads_error_and_is_replaced(void **state)
 	FILE *f;
 
 	ensure(p, "alice", &a);
-	assert_int_equal(p->ops->write_file(p, a.id, "old.txt", "x", 1),
+	assert_int_equal(p->ops->write_file(p, a.id, "old.txt", "x", 1, NULL),
 	    SBX_OK);
 	snprintf(path, sizeof(path), "%s/%s/state.json", FX->root, a.id);
 	assert_non_null(f = fopen(path, "w"));
 	fputs("{not json", f);
 	fclose(f);
-	assert_int_equal(p->ops->get(p, a.id, &b), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &b, NULL), SBX_OK);
 	assert_int_equal(b.state, SBX_STATE_ERROR);
 	ensure(p, "alice", &b);
 	assert_int_equal(b.state, SBX_STATE_READY);
-	assert_int_equal(p->ops->read_file(p, b.id, "old.txt", 10, &d, &n),
+	assert_int_equal(p->ops->read_file(p, b.id, "old.txt", 10, &d, &n, NULL),
 	    SBX_ENOTFOUND); /* a new, empty sandbox */
 }
 
@@ -345,7 +345,7 @@ static void any_state_file_reads_error_without_blocking(void **state)
 		assert_non_null(f = fopen(path, "w"));
 		fwrite(junk[i], 1, strlen(junk[i]) + (i == 5 ? 20 : 0), f);
 		fclose(f);
-		assert_int_equal(p->ops->get(p, a.id, &b), SBX_OK);
+		assert_int_equal(p->ops->get(p, a.id, &b, NULL), SBX_OK);
 		assert_int_equal(b.state, SBX_STATE_ERROR);
 	}
 	/* valid JSON, but past the size a state file may have */
@@ -354,19 +354,19 @@ static void any_state_file_reads_error_without_blocking(void **state)
 	assert_non_null(f = fopen(path, "w"));
 	fwrite(big, 1, sizeof(big), f);
 	fclose(f);
-	assert_int_equal(p->ops->get(p, a.id, &b), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &b, NULL), SBX_OK);
 	assert_int_equal(b.state, SBX_STATE_ERROR);
 	/* a FIFO: opening it for reading would block without a writer */
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(mkfifo(path, 0600), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(p->ops->get(p, a.id, &b), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &b, NULL), SBX_OK);
 	assert_int_equal(b.state, SBX_STATE_ERROR);
 	assert_true(ms_since(&t0) < 1000);
 	/* a directory */
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(mkdir(path, 0700), 0);
-	assert_int_equal(p->ops->get(p, a.id, &b), SBX_OK);
+	assert_int_equal(p->ops->get(p, a.id, &b, NULL), SBX_OK);
 	assert_int_equal(b.state, SBX_STATE_ERROR);
 	ensure(p, "alice", &b);
 	assert_int_equal(b.state, SBX_STATE_READY);
@@ -382,7 +382,7 @@ static void *race_thread(void *v)
 {
 	struct race_arg *a = v;
 
-	a->err = sbx_ensure_for_user(a->p, "racer", &a->info);
+	a->err = sbx_ensure_for_user(a->p, "racer", &a->info, NULL);
 	return NULL;
 }
 
@@ -427,7 +427,7 @@ static void concurrent_creates_in_processes_end_with_one(void **state)
 			if (make(FX, "/nonexistent/bwrap", 1, test_limits(),
 			    &q) != SBX_OK)
 				_exit(2);
-			_exit(sbx_ensure_for_user(q, "racer", &mine) ==
+			_exit(sbx_ensure_for_user(q, "racer", &mine, NULL) ==
 			    SBX_OK ? 0 : 1);
 		}
 	}
@@ -438,7 +438,7 @@ static void concurrent_creates_in_processes_end_with_one(void **state)
 	}
 	assert_int_equal(count_sandboxes(FX->root, &staging), 1);
 	assert_int_equal(staging, 0);
-	assert_int_equal(p->ops->find_for_user(p, "racer", &info), SBX_OK);
+	assert_int_equal(p->ops->find_for_user(p, "racer", &info, NULL), SBX_OK);
 }
 
 /* ---- exec ---- */
@@ -580,12 +580,12 @@ static void exec_rejects_bad_env_and_command(void **state)
 	struct sbx_info info;
 
 	ensure(p, "alice", &info);
-	assert_int_equal(p->ops->exec(p, info.id, "true", &o, &r), SBX_EINVAL);
+	assert_int_equal(p->ops->exec(p, info.id, "true", &o, &r, NULL), SBX_EINVAL);
 	o.env = env2;
-	assert_int_equal(p->ops->exec(p, info.id, "true", &o, &r), SBX_EINVAL);
-	assert_int_equal(p->ops->exec(p, info.id, "", NULL, &r), SBX_EINVAL);
-	assert_int_equal(p->ops->exec(p, info.id, NULL, NULL, &r), SBX_EINVAL);
-	assert_int_equal(p->ops->exec(p, "omni-nope", "true", NULL, &r),
+	assert_int_equal(p->ops->exec(p, info.id, "true", &o, &r, NULL), SBX_EINVAL);
+	assert_int_equal(p->ops->exec(p, info.id, "", NULL, &r, NULL), SBX_EINVAL);
+	assert_int_equal(p->ops->exec(p, info.id, NULL, NULL, &r, NULL), SBX_EINVAL);
+	assert_int_equal(p->ops->exec(p, "omni-nope", "true", NULL, &r, NULL),
 	    SBX_ENOTFOUND);
 }
 
@@ -597,7 +597,7 @@ static void exec_cwd_is_confined(void **state)
 	struct sbx_info info;
 
 	ensure(p, "alice", &info);
-	assert_int_equal(p->ops->write_file(p, info.id, "sub/dir/f", "x", 1),
+	assert_int_equal(p->ops->write_file(p, info.id, "sub/dir/f", "x", 1, NULL),
 	    SBX_OK);
 	r = run(p, info.id, "pwd; ls", &o);
 	assert_string_equal(r.output, SBX_LOCAL_HOME "/sub/dir\nf\n");
@@ -607,11 +607,11 @@ static void exec_cwd_is_confined(void **state)
 	assert_string_equal(r.output, SBX_LOCAL_HOME "/sub\n");
 	sbx_exec_result_free(&r);
 	o.cwd = "../..";
-	assert_int_equal(p->ops->exec(p, info.id, "pwd", &o, &r), SBX_EINVAL);
+	assert_int_equal(p->ops->exec(p, info.id, "pwd", &o, &r, NULL), SBX_EINVAL);
 	o.cwd = "/etc";
-	assert_int_equal(p->ops->exec(p, info.id, "pwd", &o, &r), SBX_EINVAL);
+	assert_int_equal(p->ops->exec(p, info.id, "pwd", &o, &r, NULL), SBX_EINVAL);
 	o.cwd = "missing";
-	assert_int_equal(p->ops->exec(p, info.id, "pwd", &o, &r),
+	assert_int_equal(p->ops->exec(p, info.id, "pwd", &o, &r, NULL),
 	    SBX_ENOTFOUND);
 }
 
@@ -653,7 +653,7 @@ static void unsandboxed_background_holder_does_not_hang(void **state)
 		FILE *f;
 
 		assert_int_equal(p->ops->read_file(p, info.id, "bg.pid", 64,
-		    &d, &n), SBX_OK);
+		    &d, &n, NULL), SBX_OK);
 		snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat",
 		    atoi(d));
 		free(d);
@@ -747,7 +747,7 @@ static void command_dies_with_its_worker(void **state, int isolated)
 	if (worker == 0) {
 		struct sbx_provider *p = isolated ? FX->p : FX->u;
 
-		p->ops->exec(p, info.id, cmd, NULL, &r);
+		p->ops->exec(p, info.id, cmd, NULL, &r, NULL);
 		_exit(0);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -928,15 +928,15 @@ static void write_read_list_round_trip(void **state)
 
 	ensure(p, "alice", &info);
 	assert_int_equal(p->ops->write_file(p, info.id, ".omni/t1/result.json",
-	    "{\"a\":1}", 7), SBX_OK);
+	    "{\"a\":1}", 7, NULL), SBX_OK);
 	assert_int_equal(p->ops->write_file(p, info.id,
-	    SBX_LOCAL_HOME "/notes.md", "# hi", 4), SBX_OK);
+	    SBX_LOCAL_HOME "/notes.md", "# hi", 4, NULL), SBX_OK);
 	assert_int_equal(p->ops->read_file(p, info.id,
-	    "./.omni//t1/result.json", 100, &d, &n), SBX_OK);
+	    "./.omni//t1/result.json", 100, &d, &n, NULL), SBX_OK);
 	assert_int_equal(n, 7);
 	assert_string_equal(d, "{\"a\":1}");
 	free(d);
-	assert_int_equal(p->ops->list_files(p, info.id, NULL, &l), SBX_OK);
+	assert_int_equal(p->ops->list_files(p, info.id, NULL, &l, NULL), SBX_OK);
 	assert_int_equal(l.count, 2);
 	assert_string_equal(l.entries[0].name, ".omni");
 	assert_int_equal(l.entries[0].is_dir, 1);
@@ -946,10 +946,10 @@ static void write_read_list_round_trip(void **state)
 	assert_true(l.entries[1].mtime > 0);
 	sbx_file_list_free(&l);
 	/* overwrite replaces */
-	assert_int_equal(p->ops->write_file(p, info.id, "notes.md", "", 0),
+	assert_int_equal(p->ops->write_file(p, info.id, "notes.md", "", 0, NULL),
 	    SBX_OK);
 	assert_int_equal(p->ops->read_file(p, info.id, "notes.md", 100, &d,
-	    &n), SBX_OK);
+	    &n, NULL), SBX_OK);
 	assert_int_equal(n, 0);
 	free(d);
 }
@@ -962,36 +962,36 @@ static void read_limits_and_missing(void **state)
 	char *d = (char *)1;
 
 	ensure(p, "alice", &info);
-	assert_int_equal(p->ops->write_file(p, info.id, "f", "0123456789", 10),
+	assert_int_equal(p->ops->write_file(p, info.id, "f", "0123456789", 10, NULL),
 	    SBX_OK);
-	assert_int_equal(p->ops->read_file(p, info.id, "f", 9, &d, &n),
+	assert_int_equal(p->ops->read_file(p, info.id, "f", 9, &d, &n, NULL),
 	    SBX_ETOOLARGE);
 	assert_null(d);
-	assert_int_equal(p->ops->read_file(p, info.id, "nope", 9, &d, &n),
+	assert_int_equal(p->ops->read_file(p, info.id, "nope", 9, &d, &n, NULL),
 	    SBX_ENOTFOUND);
-	assert_int_equal(p->ops->read_file(p, info.id, "f", 10, &d, &n),
+	assert_int_equal(p->ops->read_file(p, info.id, "f", 10, &d, &n, NULL),
 	    SBX_OK);
 	free(d);
 	/* any cap above the file size reads it whole (SIZE_MAX included) */
-	assert_int_equal(p->ops->read_file(p, info.id, "f", SIZE_MAX, &d, &n),
+	assert_int_equal(p->ops->read_file(p, info.id, "f", SIZE_MAX, &d, &n, NULL),
 	    SBX_OK);
 	assert_int_equal(n, 10);
 	assert_string_equal(d, "0123456789");
 	free(d);
-	assert_int_equal(p->ops->read_file(p, info.id, "f", 0, &d, &n),
+	assert_int_equal(p->ops->read_file(p, info.id, "f", 0, &d, &n, NULL),
 	    SBX_OK);
 	assert_int_equal(n, 10);
 	free(d);
 	/* a directory is not a file */
-	assert_int_equal(p->ops->write_file(p, info.id, "dir/x", "1", 1),
+	assert_int_equal(p->ops->write_file(p, info.id, "dir/x", "1", 1, NULL),
 	    SBX_OK);
-	assert_int_equal(p->ops->read_file(p, info.id, "dir", 10, &d, &n),
+	assert_int_equal(p->ops->read_file(p, info.id, "dir", 10, &d, &n, NULL),
 	    SBX_EINVAL);
-	assert_int_equal(p->ops->write_file(p, info.id, "dir", "1", 1),
+	assert_int_equal(p->ops->write_file(p, info.id, "dir", "1", 1, NULL),
 	    SBX_EINVAL);
 	/* too large to write */
 	assert_int_equal(p->ops->write_file(p, info.id, "huge", "",
-	    (size_t)(8 << 20)), SBX_ETOOLARGE);
+	    (size_t)(8 << 20), NULL), SBX_ETOOLARGE);
 }
 
 static void paths_cannot_escape(void **state)
@@ -1003,22 +1003,22 @@ static void paths_cannot_escape(void **state)
 	char *d;
 
 	ensure(p, "alice", &info);
-	assert_int_equal(p->ops->write_file(p, info.id, "../escape", "x", 1),
+	assert_int_equal(p->ops->write_file(p, info.id, "../escape", "x", 1, NULL),
 	    SBX_EINVAL);
 	assert_int_equal(p->ops->write_file(p, info.id, "a/../../escape", "x",
-	    1), SBX_EINVAL);
-	assert_int_equal(p->ops->write_file(p, info.id, "/etc/escape", "x", 1),
+	    1, NULL), SBX_EINVAL);
+	assert_int_equal(p->ops->write_file(p, info.id, "/etc/escape", "x", 1, NULL),
 	    SBX_EINVAL);
 	assert_int_equal(p->ops->write_file(p, info.id,
-	    SBX_LOCAL_HOME "x/escape", "x", 1), SBX_EINVAL);
-	assert_int_equal(p->ops->write_file(p, info.id, "", "x", 1),
+	    SBX_LOCAL_HOME "x/escape", "x", 1, NULL), SBX_EINVAL);
+	assert_int_equal(p->ops->write_file(p, info.id, "", "x", 1, NULL),
 	    SBX_EINVAL);
 	assert_int_equal(p->ops->read_file(p, info.id, "/etc/passwd", 1 << 20,
-	    &d, &n), SBX_EINVAL);
+	    &d, &n, NULL), SBX_EINVAL);
 	assert_int_equal(p->ops->read_file(p, info.id, "../state.json", 1 << 20,
-	    &d, &n), SBX_EINVAL);
-	assert_int_equal(p->ops->list_files(p, info.id, "..", &l), SBX_EINVAL);
-	assert_int_equal(p->ops->list_files(p, info.id, "/", &l), SBX_EINVAL);
+	    &d, &n, NULL), SBX_EINVAL);
+	assert_int_equal(p->ops->list_files(p, info.id, "..", &l, NULL), SBX_EINVAL);
+	assert_int_equal(p->ops->list_files(p, info.id, "/", &l, NULL), SBX_EINVAL);
 }
 
 static void symlinks_are_not_followed(void **state)
@@ -1039,20 +1039,20 @@ static void symlinks_are_not_followed(void **state)
 	r = run(p, info.id, path, NULL);
 	assert_int_equal(r.exit_code, 0);
 	sbx_exec_result_free(&r);
-	assert_int_equal(p->ops->read_file(p, info.id, "pw", 1 << 20, &d, &n),
+	assert_int_equal(p->ops->read_file(p, info.id, "pw", 1 << 20, &d, &n, NULL),
 	    SBX_EINVAL);
 	assert_int_equal(p->ops->read_file(p, info.id, "etc/passwd", 1 << 20,
-	    &d, &n), SBX_EINVAL);
-	assert_int_equal(p->ops->write_file(p, info.id, "root/escape", "x", 1),
+	    &d, &n, NULL), SBX_EINVAL);
+	assert_int_equal(p->ops->write_file(p, info.id, "root/escape", "x", 1, NULL),
 	    SBX_EINVAL);
-	assert_int_equal(p->ops->list_files(p, info.id, "etc", &l), SBX_EINVAL);
+	assert_int_equal(p->ops->list_files(p, info.id, "etc", &l, NULL), SBX_EINVAL);
 	/* even one pointing inside: only real directories are walked */
-	assert_int_equal(p->ops->write_file(p, info.id, "inside/f", "x", 1),
+	assert_int_equal(p->ops->write_file(p, info.id, "inside/f", "x", 1, NULL),
 	    SBX_EINVAL);
 	snprintf(path, sizeof(path), "%s/escape", FX->dir);
 	assert_int_not_equal(stat(path, &st), 0);
 	/* writing over the link replaces the link, not its target */
-	assert_int_equal(p->ops->write_file(p, info.id, "pw", "x", 1), SBX_OK);
+	assert_int_equal(p->ops->write_file(p, info.id, "pw", "x", 1, NULL), SBX_OK);
 	assert_int_equal(stat("/etc/passwd", &st), 0);
 	assert_true(st.st_size > 1);
 }
