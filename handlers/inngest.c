@@ -17,7 +17,14 @@
  * (development only) it hands the Host header, so that a dev server in a
  * container reaches the app by the name it used, and always the scheme
  * "http": X-Forwarded-Proto is a client header like any other.
+ *
+ * The SDK knows nothing of Omni: this file also hands it the
+ * configuration (ing_config_from) and installs the log hooks that turn
+ * its lines into Omni's log lines (same event names and fields as when
+ * the SDK called log.h itself).
  */
+#include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +37,89 @@
 #include "log.h"
 #include "omni_worker.h"
 
+/* The SDK's configuration is Omni's INNGEST_* settings, borrowed. */
+static struct ing_config ing_config_from(const struct omni_config *cfg)
+{
+	struct ing_config c = {
+		.dev = cfg->inngest_dev,
+		.base_url = cfg->inngest_base_url,
+		.api_origin = cfg->inngest_api_origin,
+		.event_api_origin = cfg->inngest_event_api_origin,
+		.app_id = cfg->inngest_app_id,
+		.signing_key = cfg->inngest_signing_key,
+		.signing_key_fallback = cfg->inngest_signing_key_fallback,
+		.event_key = cfg->inngest_event_key,
+		.env = cfg->inngest_env,
+		.serve_origin = cfg->inngest_serve_origin,
+		.serve_path = cfg->inngest_serve_path,
+	};
+
+	return c;
+}
+
+static enum log_level log_level_of(enum ing_log_level level)
+{
+	switch (level) {
+	case ING_LOG_DEBUG:
+		return LOG_DEBUG;
+	case ING_LOG_INFO:
+		return LOG_INFO;
+	case ING_LOG_WARN:
+		return LOG_WARN;
+	default:
+		return LOG_ERROR;
+	}
+}
+
+/* The SDK promises messages free of secrets and user text. */
+static void sdk_log(void *ud, enum ing_log_level level, const char *event,
+    const char *msg)
+{
+	(void)ud;
+	log_msg(log_level_of(level), event, "%s", msg);
+}
+
+/* One "inngest_call" line per call request, fields in the order the SDK
+ * wrote them before it had hooks. */
+static void sdk_log_call(void *ud, const struct ing_log_call *c)
+{
+	struct json_object *line = log_begin(LOG_INFO, "inngest_call");
+
+	(void)ud;
+	if (line == NULL)
+		return;
+	if (c->fn != NULL)
+		json_object_object_add(line, "fn",
+		    json_object_new_string(c->fn));
+	if (c->run_id != NULL)
+		json_object_object_add(line, "run_id",
+		    json_object_new_string(c->run_id));
+	json_object_object_add(line, "attempt",
+	    json_object_new_int64(c->attempt));
+	if (c->rc != NULL)
+		json_object_object_add(line, "rc",
+		    json_object_new_string(c->rc));
+	json_object_object_add(line, "status",
+	    json_object_new_int64(c->status));
+	json_object_object_add(line, "ops",
+	    json_object_new_int64((int64_t)c->ops));
+	json_object_object_add(line, "ms", json_object_new_int64(c->ms));
+	log_end(line);
+}
+
 int inngest_handlers_init(struct omni_worker *w, char *err, size_t errlen)
 {
+	const struct ing_hooks hooks = {
+		.log = sdk_log,
+		.log_call = sdk_log_call,
+	};
+	struct ing_config icfg;
 	enum ing_err e;
 
 	if (w->inngest != NULL)
 		return 0;
-	e = ing_app_new(w->cfg, NULL, &w->inngest);
+	icfg = ing_config_from(w->cfg);
+	e = ing_app_new(&icfg, &hooks, &w->inngest);
 	if (e != ING_OK) {
 		snprintf(err, errlen, "inngest: %s", ing_strerror(e));
 		return -1;

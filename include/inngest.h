@@ -15,6 +15,12 @@
  *   inngest_jcs.h       RFC 8785 canonical JSON (signature fallback)
  *   inngest_transport.h outgoing HTTP (libcurl) behind a swappable vtable
  *
+ * Dependencies: libc, json-c, OpenSSL and (transport_curl.c only) libcurl.
+ * The SDK includes no header of its host program: configuration comes in
+ * as struct ing_config, logging goes out through struct ing_hooks, and
+ * requests come in as struct ing_request.  handlers/inngest.c is Omni's
+ * adapter for all three.
+ *
  * Life cycle: the master or each worker builds one struct ing_app from the
  * configuration (ing_app_new), registers the functions (ing_app_register)
  * and never changes it again; any number of threads may then call
@@ -35,7 +41,6 @@
 #include "inngest_step.h"
 
 struct json_object;
-struct omni_config;
 struct ing_app;
 struct ing_ctx;
 struct ing_transport;
@@ -171,27 +176,88 @@ enum ing_mode {
 };
 
 /*
- * Seams for tests.  Any NULL member means the real thing: libcurl,
- * time_real_ms() and time_sleep_ms() (timeutil.h).
+ * The configuration, as plain strings (borrowed by ing_app_new(), which
+ * copies what it keeps).  NULL and "" both mean unset.  The names are
+ * those of the environment variables of the Inngest SDK spec (4.2.1);
+ * the host reads them however it likes.
+ */
+struct ing_config {
+	const char *dev;                   /* INNGEST_DEV: NULL, "0", "1",
+	                                    * "false", "true" or an origin */
+	const char *base_url;              /* INNGEST_BASE_URL */
+	const char *api_origin;            /* INNGEST_API_ORIGIN */
+	const char *event_api_origin;      /* INNGEST_EVENT_API_ORIGIN */
+	const char *app_id;                /* INNGEST_APP_ID; unset = "omni" */
+	const char *signing_key;           /* INNGEST_SIGNING_KEY (secret) */
+	const char *signing_key_fallback;  /* (secret) */
+	const char *event_key;             /* INNGEST_EVENT_KEY (secret) */
+	const char *env;                   /* INNGEST_ENV */
+	const char *serve_origin;          /* INNGEST_SERVE_ORIGIN */
+	const char *serve_path;            /* INNGEST_SERVE_PATH */
+};
+
+/* App id used when ing_config.app_id is unset. */
+#define ING_DEFAULT_APP_ID "omni"
+
+/* Severity of an SDK log line (the host maps it onto its own levels). */
+enum ing_log_level {
+	ING_LOG_DEBUG = 0,
+	ING_LOG_INFO,
+	ING_LOG_WARN,
+	ING_LOG_ERROR,
+	ING_LOG__MAX
+};
+
+/*
+ * The fields of the one structured line per call request (call.c),
+ * event "inngest_call".  Every pointer is borrowed for the duration of
+ * the hook call.
+ */
+struct ing_log_call {
+	const char *fn;          /* composite function id */
+	const char *run_id;      /* NULL if the server sent none */
+	int attempt;
+	const char *rc;          /* ing_rc_name() of the outcome */
+	int status;              /* HTTP status of the answer */
+	size_t ops;              /* ops reported in the answer */
+	long long ms;            /* time spent running the function */
+};
+
+/*
+ * Seams for the host and for tests.  Any NULL member means the default:
+ * the libcurl transport (inngest_transport.h), CLOCK_REALTIME, nanosleep,
+ * and no logging at all (the SDK writes nothing on its own; a host that
+ * wants the lines installs 'log' and 'log_call').
+ *
+ * 'log' gets a stable event name ("inngest_config", "inngest_sync_failed",
+ * ...) and a formatted message; neither ever holds a secret (keys, bearer
+ * tokens) or user text (event data, step output), so the host may write
+ * them as they are.  Both log hooks receive 'log_ud' and may be called
+ * from any thread that calls into the SDK.
  */
 struct ing_hooks {
 	const struct ing_transport *transport;
 	long long (*now_ms)(void);        /* wall clock, ms since the epoch */
 	void (*sleep_ms)(long long ms);   /* used between event retries */
+	void (*log)(void *ud, enum ing_log_level level, const char *event,
+	    const char *msg);
+	void (*log_call)(void *ud, const struct ing_log_call *call);
+	void *log_ud;
 };
 
 /*
- * Build an app from the configuration (borrowed; the strings are copied).
- * Mode: INNGEST_DEV unset, empty, "0" or "false" is cloud; "1"/"true" is
- * dev on ING_DEV_ORIGIN; an origin ("http://host:port", or "host:port")
- * is dev on that origin.  Origins: INNGEST_API_ORIGIN /
- * INNGEST_EVENT_API_ORIGIN win, then INNGEST_BASE_URL for both, then the
- * dev origin in dev mode, then the cloud defaults.  The app id is
- * cfg->inngest_app_id ("omni" if unset).
+ * Build an app from 'cfg' (borrowed; the strings are copied).
+ * Mode: dev unset, empty, "0" or "false" is cloud; "1"/"true" is dev on
+ * ING_DEV_ORIGIN; an origin ("http://host:port", or "host:port") is dev
+ * on that origin.  Origins: api_origin / event_api_origin win, then
+ * base_url for both, then the dev origin in dev mode, then the cloud
+ * defaults.  The app id is cfg->app_id (ING_DEFAULT_APP_ID if unset).
  *
- * 'hooks' may be NULL.  On ING_OK '*out' is owned by the caller.
+ * 'hooks' may be NULL (copied).  On ING_OK '*out' is owned by the caller.
+ * ING_EINVAL for a NULL 'cfg'; ING_ENOMEM out of memory (or libcurl's
+ * global init failing).
  */
-enum ing_err ing_app_new(const struct omni_config *cfg,
+enum ing_err ing_app_new(const struct ing_config *cfg,
     const struct ing_hooks *hooks, struct ing_app **out);
 
 /* Free 'app' (NULL accepted). */

@@ -3,18 +3,37 @@
  * (the files in app/inngest/).  Nothing here is API: handlers and functions use
  * inngest.h, inngest_step.h and inngest_event.h only.
  *
+ * Header convention of the SDK:
+ *   - Public headers (inngest.h, inngest_step.h, inngest_event.h,
+ *     inngest_signing.h, inngest_jcs.h, inngest_transport.h) are what a
+ *     host program includes.  They include only libc headers and each
+ *     other, never a header of the host.
+ *   - This header is module-internal: only the .c files of app/inngest
+ *     include it (and white-box unit tests).  It may include the
+ *     public headers.
+ *   - The SDK's .c files include libc, json-c, OpenSSL, the SDK's own
+ *     headers and nothing else; libcurl is confined to transport_curl.c,
+ *     which includes only the public inngest_transport.h so it can be
+ *     moved out or replaced.
+ *   - Calls run one way, down this list: serve.c dispatches to sync.c and
+ *     call.c; all three answer through respond.c; everything builds on
+ *     app.c, ctx.c, step.c, event.c, signing.c, jcs.c and util.c.
+ *
  *   util.c      growable buffer, per-invocation arena, query strings,
- *               checked json-c builders
+ *               hex, logging through the app's hooks, checked json-c
+ *               builders
  *   app.c       struct ing_app, registry, sync payload, API requests
  *   ctx.c       struct ing_ctx life cycle, memoized state, error slot
  *   step.c      step tools and the planning rules
- *   serve.c     the /api/inngest entry point, response helpers,
- *               verification, introspection, trust probe
+ *   respond.c   struct ing_response helpers and request verification
+ *               shared by serve.c, sync.c and call.c
+ *   serve.c     the /api/inngest entry point (method dispatch),
+ *               introspection, trust probe
  *   sync.c      PUT: sync
  *   call.c      POST: call requests
  *   signing.c   signatures and key hashes
  *   event.c     event client
- *   transport_curl.c  libcurl transport
+ *   transport_curl.c  libcurl transport (public header only)
  *   jcs.c       RFC 8785
  */
 #ifndef OMNI_INNGEST_INTERNAL_H
@@ -77,9 +96,9 @@ void ing_arena_release(struct ing_arena *a);
 
 /*
  * Find the first parameter 'name' in the raw query string 'query' and
- * percent-decode it (http_percent_decode, '+' is a space) into 'out'.
- * Returns 1 if found (and it fit), 0 if absent, -1 if present but longer
- * than 'outlen' - 1 or badly escaped.
+ * percent-decode it ('+' is a space; a malformed escape or an encoded NUL
+ * is refused) into 'out'.  Returns 1 if found (and it fit), 0 if absent,
+ * -1 if present but longer than 'outlen' - 1 or badly escaped.
  */
 int ing_query_get(const char *query, const char *name, char *out,
     size_t outlen);
@@ -89,6 +108,12 @@ int ing_query_filter(struct ing_buf *b, const char *query,
     const char *const *drop);
 /* Append 's' percent-encoded for a query value. */
 int ing_buf_put_urlenc(struct ing_buf *b, const char *s);
+/*
+ * Hex digits of the 'n' bytes at 'in' into 'out', which needs 2 * n + 1
+ * bytes: lower case, or upper case when 'upper'.  NUL-terminated.  The
+ * one hex table of the SDK.
+ */
+void ing_hex_encode(const unsigned char *in, size_t n, char *out, int upper);
 /* Header lookup in a request, case-insensitive; NULL if absent. */
 const char *ing_req_header(const struct ing_request *req, const char *name);
 /* Duplicate 's' without trailing '/'; NULL for NULL or out of memory. */
@@ -120,6 +145,17 @@ struct json_object *ing_json_add_array(struct json_object *o,
     const char *key);
 struct json_object *ing_json_push_object(struct json_object *arr);
 
+/* ---- logging (util.c) --------------------------------------------- */
+
+/*
+ * Format a line and hand it to the app's log hook; nothing when no hook
+ * is installed (then nothing is formatted either).  Never pass secrets
+ * or user text: the host writes the message as it is.
+ */
+void ing_log(const struct ing_app *app, enum ing_log_level level,
+    const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* ---- app (app.c) -------------------------------------------------- */
 
 struct ing_app {
@@ -140,7 +176,8 @@ struct ing_app {
 	size_t nfns;
 	size_t capfns;
 	void *data;
-	struct ing_hooks hooks;      /* every member set */
+	struct ing_hooks hooks;      /* transport and clocks always set; the
+	                              * log hooks may be NULL (log nothing) */
 };
 
 /* The composite id of 'fn' into 'out'; -1 if it does not fit. */
@@ -175,7 +212,7 @@ enum ing_err ing_app_api_request(struct ing_app *app, const char *method,
  * and introspection: a new reference, NULL out of memory. */
 struct json_object *ing_capabilities_json(void);
 
-/* ---- serving (serve.c, sync.c, call.c) ---------------------------- */
+/* ---- responses and verification (respond.c) ----------------------- */
 
 /* Set (or replace) a response header; dropped when the table is full. */
 void ing_res_set_header(struct ing_response *res, const char *name,
@@ -192,14 +229,21 @@ void ing_res_message(struct ing_response *res, int status, const char *msg,
  * or 500 + false and Retry-After when 'retry_after' > 0 (spec 4.4.3). */
 void ing_res_error(struct ing_response *res, int no_retry, const char *name,
     const char *msg, long retry_after);
+/* 'len' bytes of 'text' as the body (copied); 500 without one out of
+ * memory. */
+void ing_res_text(struct ing_response *res, const char *text, size_t len);
 /* Verify the request's X-Inngest-Signature over its body ('*which' as in
  * ing_signature_verify). */
 enum ing_sig_err ing_serve_verify(struct ing_app *app,
     const struct ing_request *req, int *which);
 /* Answer a request that failed verification with 'e': 401 Unauthorized,
  * or 500 when no key is configured; the reason is logged, not sent. */
-void ing_res_refuse(struct ing_response *res, enum ing_sig_err e,
-    const char *what, int sync_shape);
+void ing_res_refuse(const struct ing_app *app, struct ing_response *res,
+    enum ing_sig_err e, const char *what, int sync_shape);
+
+/* ---- serving: PUT (sync.c) and POST (call.c); serve.c dispatches -- */
+
+/* Answer the request in 'res' (always filled; see ing_serve()). */
 void ing_serve_sync(struct ing_app *app, const struct ing_request *req,
     struct ing_response *res);
 void ing_serve_call(struct ing_app *app, const struct ing_request *req,

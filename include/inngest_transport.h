@@ -8,6 +8,11 @@
  * timeout and a total timeout, only http/https, no redirects, and the
  * response body is capped.
  *
+ * This header is the whole contract between the SDK and a transport:
+ * transport_curl.c includes nothing else of the SDK, so another
+ * implementation (say, over a host's own HTTP client) needs only this
+ * file.  A transport may be called from many threads at once.
+ *
  * Ownership: the request is borrowed.  On ING_OK the response body is a
  * malloc'd NUL-terminated buffer the caller frees with
  * ing_http_res_free(); on error the response holds nothing.
@@ -49,8 +54,17 @@ struct ing_transport {
 };
 
 /* The libcurl transport.  curl_global_init() must have run before threads
- * start (ing_app_new() does it). */
+ * start (ing_app_new() does it through the function below). */
 extern const struct ing_transport ing_transport_curl;
+
+/*
+ * libcurl's global init and cleanup (reference counted by libcurl), so
+ * that only transport_curl.c includes curl.h.  Not thread safe: call
+ * while the process is single-threaded.  Init returns 0, or -1 if
+ * libcurl could not initialise.
+ */
+int ing_transport_curl_global_init(void);
+void ing_transport_curl_global_cleanup(void);
 
 /* Free the body of 'res' and zero it. */
 void ing_http_res_free(struct ing_http_res *res);

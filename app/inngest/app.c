@@ -8,19 +8,17 @@
  * runs.
  */
 #include <ctype.h>
-#include <curl/curl.h>
+#include <errno.h>
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
-#include "config.h"
 #include "inngest_internal.h"
 #include "inngest_transport.h"
-#include "log.h"
-#include "timeutil.h"
 
 #define MAX_ID_LEN 128
 
@@ -108,40 +106,41 @@ static int copy_opt(char **dst, const char *src, int origin)
  * the dev origin in dev mode, then the cloud defaults) and copy the
  * strings of 'cfg' into 'app'.  -1 out of memory.
  */
-static int load_config(struct ing_app *app, const struct omni_config *cfg)
+static int load_config(struct ing_app *app, const struct ing_config *cfg)
 {
 	char *dev_origin = NULL;
 	const char *dev;
 	int oom = 0;
 
-	app->mode = parse_dev(cfg->inngest_dev, &dev_origin, &oom);
+	app->mode = parse_dev(cfg->dev, &dev_origin, &oom);
 	dev = dev_origin != NULL ? dev_origin : ING_DEV_ORIGIN;
-	app->api_origin = ing_strdup_origin(first_set(cfg->inngest_api_origin,
-	    cfg->inngest_base_url, app->mode == ING_MODE_DEV ? dev :
+	app->api_origin = ing_strdup_origin(first_set(cfg->api_origin,
+	    cfg->base_url, app->mode == ING_MODE_DEV ? dev :
 	    ING_CLOUD_API_ORIGIN));
 	app->event_origin = ing_strdup_origin(first_set(
-	    cfg->inngest_event_api_origin, cfg->inngest_base_url,
+	    cfg->event_api_origin, cfg->base_url,
 	    app->mode == ING_MODE_DEV ? dev : ING_CLOUD_EVENT_ORIGIN));
 	free(dev_origin);
-	app->app_id = strdup(is_set(cfg->inngest_app_id) ?
-	    cfg->inngest_app_id : "omni");
+	app->app_id = strdup(is_set(cfg->app_id) ?
+	    cfg->app_id : ING_DEFAULT_APP_ID);
 	if (oom || app->api_origin == NULL || app->event_origin == NULL ||
 	    app->app_id == NULL ||
-	    copy_opt(&app->signing_key, cfg->inngest_signing_key, 0) != 0 ||
+	    copy_opt(&app->signing_key, cfg->signing_key, 0) != 0 ||
 	    copy_opt(&app->signing_key_fallback,
-	    cfg->inngest_signing_key_fallback, 0) != 0 ||
-	    copy_opt(&app->event_key, cfg->inngest_event_key, 0) != 0 ||
-	    copy_opt(&app->env, cfg->inngest_env, 0) != 0 ||
-	    copy_opt(&app->serve_origin, cfg->inngest_serve_origin, 1) != 0 ||
-	    copy_opt(&app->serve_path, cfg->inngest_serve_path, 0) != 0)
+	    cfg->signing_key_fallback, 0) != 0 ||
+	    copy_opt(&app->event_key, cfg->event_key, 0) != 0 ||
+	    copy_opt(&app->env, cfg->env, 0) != 0 ||
+	    copy_opt(&app->serve_origin, cfg->serve_origin, 1) != 0 ||
+	    copy_opt(&app->serve_path, cfg->serve_path, 0) != 0)
 		return -1;
 	/* One header line for every request to Inngest (spec 3.1); a value
 	 * that would split the header is dropped, not sent. */
 	if (app->env != NULL) {
 		for (const char *p = app->env; *p != '\0'; p++)
 			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-				log_msg(LOG_WARN, "inngest_config", "INNGEST_ENV "
-				    "has control characters; not sent");
+				ing_log(app, ING_LOG_WARN, "inngest_config",
+				    "INNGEST_ENV has control characters; not "
+				    "sent");
 				return 0;
 			}
 		app->env_header = malloc(strlen(app->env) + 16);
@@ -160,26 +159,48 @@ static void hash_keys(struct ing_app *app)
 	    ing_signing_key_hash(app->signing_key, app->key_hash,
 	    sizeof(app->key_hash)) != 0) {
 		app->key_hash[0] = '\0';
-		log_msg(LOG_WARN, "inngest_config", "INNGEST_SIGNING_KEY is "
-		    "not hex after its prefix; API requests will not "
-		    "authenticate with it");
+		ing_log(app, ING_LOG_WARN, "inngest_config",
+		    "INNGEST_SIGNING_KEY is not hex after its prefix; API "
+		    "requests will not authenticate with it");
 	}
 	if (app->signing_key_fallback != NULL &&
 	    ing_signing_key_hash(app->signing_key_fallback,
 	    app->fallback_hash, sizeof(app->fallback_hash)) != 0) {
 		app->fallback_hash[0] = '\0';
-		log_msg(LOG_WARN, "inngest_config", "INNGEST_SIGNING_KEY_"
-		    "FALLBACK is not hex after its prefix; API requests will "
-		    "not authenticate with it");
+		ing_log(app, ING_LOG_WARN, "inngest_config",
+		    "INNGEST_SIGNING_KEY_FALLBACK is not hex after its prefix; "
+		    "API requests will not authenticate with it");
 	}
 	if (app->mode == ING_MODE_CLOUD && app->signing_key == NULL &&
 	    app->signing_key_fallback == NULL)
-		log_msg(LOG_WARN, "inngest_config", "cloud mode without "
-		    "INNGEST_SIGNING_KEY: every call request will be refused "
-		    "(set INNGEST_DEV=1 for a dev server)");
+		ing_log(app, ING_LOG_WARN, "inngest_config", "cloud mode "
+		    "without INNGEST_SIGNING_KEY: every call request will be "
+		    "refused (set INNGEST_DEV=1 for a dev server)");
 }
 
-enum ing_err ing_app_new(const struct omni_config *cfg,
+/* The default clock and sleep: what the SDK uses unless a hook says
+ * otherwise (the host's own helpers are not the SDK's to include). */
+static long long real_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void real_sleep_ms(long long ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+enum ing_err ing_app_new(const struct ing_config *cfg,
     const struct ing_hooks *hooks, struct ing_app **out)
 {
 	struct ing_app *app;
@@ -189,21 +210,17 @@ enum ing_err ing_app_new(const struct omni_config *cfg,
 		return ING_EINVAL;
 	/* libcurl's global init is not thread safe; do it while the
 	 * process is still single-threaded.  Reference counted by curl. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if (ing_transport_curl_global_init() != 0)
 		return ING_ENOMEM;
 	app = calloc(1, sizeof(*app));
 	if (app == NULL) {
-		curl_global_cleanup();
+		ing_transport_curl_global_cleanup();
 		return ING_ENOMEM;
 	}
-	if (load_config(app, cfg) != 0) {
-		ing_app_free(app);
-		return ING_ENOMEM;
-	}
-	hash_keys(app);
+	/* Hooks first: reading the configuration may already log. */
 	app->hooks.transport = &ing_transport_curl;
-	app->hooks.now_ms = time_real_ms;
-	app->hooks.sleep_ms = time_sleep_ms;
+	app->hooks.now_ms = real_now_ms;
+	app->hooks.sleep_ms = real_sleep_ms;
 	if (hooks != NULL) {
 		if (hooks->transport != NULL)
 			app->hooks.transport = hooks->transport;
@@ -211,7 +228,15 @@ enum ing_err ing_app_new(const struct omni_config *cfg,
 			app->hooks.now_ms = hooks->now_ms;
 		if (hooks->sleep_ms != NULL)
 			app->hooks.sleep_ms = hooks->sleep_ms;
+		app->hooks.log = hooks->log;
+		app->hooks.log_call = hooks->log_call;
+		app->hooks.log_ud = hooks->log_ud;
 	}
+	if (load_config(app, cfg) != 0) {
+		ing_app_free(app);
+		return ING_ENOMEM;
+	}
+	hash_keys(app);
 	*out = app;
 	return ING_OK;
 }
@@ -242,7 +267,7 @@ void ing_app_free(struct ing_app *app)
 	free(app->fns);
 	OPENSSL_cleanse(app, sizeof(*app)); /* holds the bearer tokens */
 	free(app);
-	curl_global_cleanup();
+	ing_transport_curl_global_cleanup();
 }
 
 void ing_app_set_data(struct ing_app *app, void *data)
@@ -311,9 +336,10 @@ const struct ing_function *ing_app_find(const struct ing_app *app,
 
 /* ---- registration ---------------------------------------------------- */
 
-static int invalid(const struct ing_function *fn, const char *why)
+static int invalid(const struct ing_app *app, const struct ing_function *fn,
+    const char *why)
 {
-	log_msg(LOG_ERROR, "inngest_register", "function '%s': %s",
+	ing_log(app, ING_LOG_ERROR, "inngest_register", "function '%s': %s",
 	    fn->id != NULL ? fn->id : "(no id)", why);
 	return -1;
 }
@@ -333,14 +359,16 @@ static int valid_id(const char *id)
 	return n <= MAX_ID_LEN;
 }
 
-static int validate(const struct ing_function *fn)
+static int validate(const struct ing_app *app,
+    const struct ing_function *fn)
 {
 	size_t ntrig = 0;
 
 	if (!valid_id(fn->id))
-		return invalid(fn, "id must be 1-128 of [A-Za-z0-9_.-]");
+		return invalid(app, fn, "id must be 1-128 of "
+		    "[A-Za-z0-9_.-]");
 	if (fn->handler == NULL)
-		return invalid(fn, "no handler");
+		return invalid(app, fn, "no handler");
 	for (size_t i = 0; i < ING_MAX_TRIGGERS; i++) {
 		const struct ing_trigger *t = &fn->triggers[i];
 
@@ -348,42 +376,46 @@ static int validate(const struct ing_function *fn)
 		    t->expression == NULL)
 			break;
 		if (is_set(t->event) == is_set(t->cron))
-			return invalid(fn, "a trigger needs exactly one of "
-			    "event or cron");
+			return invalid(app, fn, "a trigger needs exactly one "
+			    "of event or cron");
 		if (t->expression != NULL && !is_set(t->event))
-			return invalid(fn, "an expression needs an event");
+			return invalid(app, fn, "an expression needs an "
+			    "event");
 		ntrig++;
 	}
 	if (ntrig == 0)
-		return invalid(fn, "no trigger");
+		return invalid(app, fn, "no trigger");
 	if (fn->has_retries && (fn->retries < 0 || fn->retries > 20))
-		return invalid(fn, "retries must be 0..20");
+		return invalid(app, fn, "retries must be 0..20");
 	for (size_t i = 0; i < ING_MAX_CONCURRENCY; i++) {
 		const struct ing_concurrency *c = &fn->concurrency[i];
 
 		if (c->limit == 0 && c->key == NULL && c->scope == NULL)
 			break;
 		if (c->limit <= 0)
-			return invalid(fn, "concurrency limit must be > 0");
+			return invalid(app, fn, "concurrency limit must be "
+			    "> 0");
 		if (c->scope != NULL && strcmp(c->scope, "fn") != 0 &&
 		    strcmp(c->scope, "env") != 0 &&
 		    strcmp(c->scope, "account") != 0)
-			return invalid(fn, "concurrency scope must be fn, env "
-			    "or account");
+			return invalid(app, fn, "concurrency scope must be "
+			    "fn, env or account");
 	}
 	if (fn->throttle.limit < 0 || fn->throttle.burst < 0 ||
 	    (fn->throttle.limit > 0) != is_set(fn->throttle.period))
-		return invalid(fn, "throttle needs limit > 0 and a period");
+		return invalid(app, fn, "throttle needs limit > 0 and a "
+		    "period");
 	if (fn->rate_limit.limit < 0 ||
 	    (fn->rate_limit.limit > 0) != is_set(fn->rate_limit.period))
-		return invalid(fn, "rateLimit needs limit > 0 and a period");
+		return invalid(app, fn, "rateLimit needs limit > 0 and a "
+		    "period");
 	if (!is_set(fn->debounce.period) &&
 	    (fn->debounce.key != NULL || fn->debounce.timeout != NULL))
-		return invalid(fn, "debounce needs a period");
+		return invalid(app, fn, "debounce needs a period");
 	if (fn->batch_events.max_size < 0 || fn->batch_events.max_size > 100 ||
 	    (fn->batch_events.max_size > 0) != is_set(fn->batch_events.timeout))
-		return invalid(fn, "batchEvents needs maxSize 1..100 and a "
-		    "timeout");
+		return invalid(app, fn, "batchEvents needs maxSize 1..100 "
+		    "and a timeout");
 	for (size_t i = 0; i < ING_MAX_CANCEL; i++) {
 		const struct ing_cancel *c = &fn->cancel[i];
 
@@ -391,7 +423,7 @@ static int validate(const struct ing_function *fn)
 		    c->timeout == NULL)
 			break;
 		if (!is_set(c->event))
-			return invalid(fn, "cancel needs an event");
+			return invalid(app, fn, "cancel needs an event");
 	}
 	return 0;
 }
@@ -403,13 +435,13 @@ enum ing_err ing_app_register(struct ing_app *app,
 
 	if (app == NULL || fn == NULL)
 		return ING_EINVAL;
-	if (validate(fn) != 0)
+	if (validate(app, fn) != 0)
 		return ING_EINVAL;
 	if (ing_app_composite_id(app, fn, composite, sizeof(composite)) != 0)
 		return ING_EINVAL;
 	for (size_t i = 0; i < app->nfns; i++)
 		if (strcmp(app->fns[i]->id, fn->id) == 0) {
-			log_msg(LOG_ERROR, "inngest_register",
+			ing_log(app, ING_LOG_ERROR, "inngest_register",
 			    "function '%s' registered twice", fn->id);
 			return ING_EDUPLICATE;
 		}

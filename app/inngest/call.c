@@ -19,7 +19,6 @@
 #include "inngest_internal.h"
 #include "inngest_jcs.h"
 #include "inngest_transport.h"
-#include "log.h"
 
 #define MAX_FN_ID 300
 #define MAX_STEP_ID 100
@@ -31,14 +30,15 @@
  * app is a configuration mistake worth seeing).  The header never decides
  * whether to verify.
  */
-static void warn_if_not_dev_server(const struct ing_request *req)
+static void warn_if_not_dev_server(const struct ing_app *app,
+    const struct ing_request *req)
 {
 	static atomic_flag warned = ATOMIC_FLAG_INIT;
 	const char *kind = ing_req_header(req, "X-Inngest-Server-Kind");
 
 	if ((kind == NULL || strcmp(kind, "dev") != 0) &&
 	    !atomic_flag_test_and_set(&warned))
-		log_msg(LOG_WARN, "inngest_not_dev_server", "dev mode "
+		ing_log(app, ING_LOG_WARN, "inngest_not_dev_server", "dev mode "
 		    "(INNGEST_DEV) but a call came without X-Inngest-Server-"
 		    "Kind: dev; signatures are not checked in dev mode");
 }
@@ -146,8 +146,8 @@ static void respond_step_not_found(struct ing_ctx *ctx,
 		ing_res_error(res, 0, "SDKError", "out of memory", 0);
 		return;
 	}
-	log_msg(LOG_WARN, "inngest_step_not_found", "fn %s run %s: step %s "
-	    "not found", ctx->fn_id, ctx->run_id, ctx->target);
+	ing_log(ctx->app, ING_LOG_WARN, "inngest_step_not_found", "fn %s "
+	    "run %s: step %s not found", ctx->fn_id, ctx->run_id, ctx->target);
 	ing_res_json(res, 206, arr);
 }
 
@@ -220,19 +220,20 @@ static void respond_run(struct ing_ctx *ctx, enum ing_rc rc,
 static void log_call(struct ing_ctx *ctx, enum ing_rc rc, int status,
     long long ms)
 {
-	struct json_object *line = log_begin(LOG_INFO, "inngest_call");
+	const struct ing_hooks *h = &ctx->app->hooks;
+	struct ing_log_call line;
 
-	if (line == NULL)
+	/* Fields, not text: the host decides how the line looks. */
+	if (h->log_call == NULL)
 		return;
-	ing_json_add_str(line, "fn", ctx->fn_id);
-	ing_json_add_str(line, "run_id", ctx->run_id);
-	ing_json_add_int(line, "attempt", ctx->attempt);
-	ing_json_add_str(line, "rc", ing_rc_name(rc));
-	ing_json_add_int(line, "status", status);
-	ing_json_add_int(line, "ops",
-	    (int64_t)json_object_array_length(ctx->ops));
-	ing_json_add_int(line, "ms", ms);
-	log_end(line);
+	line.fn = ctx->fn_id;
+	line.run_id = ctx->run_id;
+	line.attempt = ctx->attempt;
+	line.rc = ing_rc_name(rc);
+	line.status = status;
+	line.ops = json_object_array_length(ctx->ops);
+	line.ms = ms;
+	h->log_call(h->log_ud, &line);
 }
 
 /* ---- the call ------------------------------------------------------------ */
@@ -285,7 +286,8 @@ static int read_ids(struct ing_app *app, const struct ing_request *req,
 	*fn = ing_app_find(app, fn_id);
 	if (*fn == NULL) {
 		snprintf(msg, sizeof(msg), "function not found: %s", fn_id);
-		log_msg(LOG_WARN, "inngest_fn_not_found", "unknown fnId");
+		ing_log(app, ING_LOG_WARN, "inngest_fn_not_found",
+		    "unknown fnId");
 		ing_res_message(res, 500, msg, 0);
 		return -1;
 	}
@@ -313,11 +315,11 @@ void ing_serve_call(struct ing_app *app, const struct ing_request *req,
 	if (app->mode == ING_MODE_CLOUD) {
 		se = ing_serve_verify(app, req, NULL);
 		if (se != ING_SIG_OK) {
-			ing_res_refuse(res, se, "call", 0);
+			ing_res_refuse(app, res, se, "call", 0);
 			return;
 		}
 	} else {
-		warn_if_not_dev_server(req);
+		warn_if_not_dev_server(app, req);
 	}
 	if (read_ids(app, req, res, &fn, step_id, sizeof(step_id)) != 0)
 		return;
@@ -332,7 +334,8 @@ void ing_serve_call(struct ing_app *app, const struct ing_request *req,
 		/* Spec 4.4.2: 500, so the server retries the call. */
 		snprintf(msg, sizeof(msg), "cannot fetch the run's payload: "
 		    "%s", ing_strerror(err));
-		log_msg(LOG_ERROR, "inngest_use_api_failed", "%s", msg);
+		ing_log(app, ING_LOG_ERROR, "inngest_use_api_failed", "%s",
+		    msg);
 		ing_res_error(res, 0, "SDKError", msg, 0);
 	} else {
 		run(app, fn, body, step_id, res);

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "inngest_internal.h"
-#include "log.h"
 
 static void put_json(void *p)
 {
@@ -162,9 +161,10 @@ static void warn_changed(struct ing_ctx *ctx)
 	if (ctx->warned_changed)
 		return;
 	ctx->warned_changed = 1;
-	log_msg(LOG_WARN, "inngest_fn_changed", "fn %s run %s: memoized "
-	    "steps found out of ctx.stack order; the function appears to "
-	    "have changed or is not deterministic", ctx->fn_id, ctx->run_id);
+	ing_log(ctx->app, ING_LOG_WARN, "inngest_fn_changed", "fn %s run %s: "
+	    "memoized steps found out of ctx.stack order; the function "
+	    "appears to have changed or is not deterministic", ctx->fn_id,
+	    ctx->run_id);
 }
 
 static void advance(struct ing_ctx *ctx)

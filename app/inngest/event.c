@@ -16,7 +16,6 @@
 #include "inngest_internal.h"
 #include "inngest_jcs.h"
 #include "inngest_transport.h"
-#include "log.h"
 
 /* The dev server accepts any key; inngest-js uses the same placeholder. */
 #define DEV_EVENT_KEY "NO_EVENT_KEY_SET"
@@ -273,7 +272,8 @@ enum ing_err ing_event_send(struct ing_app *app, struct json_object *events,
 	free(urlstr);
 	json_object_put(payload);
 	if (err != ING_OK)
-		log_msg(LOG_WARN, "inngest_send_failed", "sending events "
-		    "failed: %s (last status %ld)", ing_strerror(err), status);
+		ing_log(app, ING_LOG_WARN, "inngest_send_failed", "sending "
+		    "events failed: %s (last status %ld)", ing_strerror(err),
+		    status);
 	return err;
 }

@@ -302,8 +302,6 @@ static int key_qsort_cmp(const void *a, const void *b)
 
 static enum ing_jcs_err put_string(struct ing_buf *b, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-
 	if (ing_buf_putc(b, '"') != 0)
 		return ING_JCS_ENOMEM;
 	for (size_t i = 0; i < len; i++) {
@@ -325,9 +323,7 @@ static enum ing_jcs_err put_string(struct ing_buf *b, const char *s, size_t len)
 				esc[1] = 'u';
 				esc[2] = '0';
 				esc[3] = '0';
-				esc[4] = hex[c >> 4];
-				esc[5] = hex[c & 0xF];
-				esc[6] = '\0';
+				ing_hex_encode(&c, 1, esc + 4, 0);
 				rep = esc;
 			}
 			break;

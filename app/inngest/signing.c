@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inngest_internal.h"
 #include "inngest_jcs.h"
 #include "inngest_signing.h"
 
@@ -57,17 +58,6 @@ size_t ing_signing_key_prefix_len(const char *key)
 	return key[i] == '-' ? i + 1 : 0;
 }
 
-static void to_hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[in[i] >> 4];
-		out[2 * i + 1] = hex[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* HMAC over the two parts body || ts. */
 static int hmac2(const char *key, const void *body, size_t len, const char *ts,
     char out[65])
@@ -100,7 +90,7 @@ static int hmac2(const char *key, const void *body, size_t len, const char *ts,
 	EVP_MAC_free(m);
 	if (!ok)
 		return -1;
-	to_hex(mac, maclen, out);
+	ing_hex_encode(mac, maclen, out, 0);
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return 0;
 }
@@ -284,7 +274,7 @@ int ing_signing_key_hash(const char *key, char *out, size_t outlen)
 	    dlen != 32)
 		goto out;
 	memcpy(out, key, plen);
-	to_hex(digest, 32, out + plen);
+	ing_hex_encode(digest, 32, out + plen, 0);
 	rc = 0;
 out:
 	OPENSSL_cleanse(bytes, n);
@@ -301,6 +291,6 @@ int ing_event_key_hash(const char *key, char out[65])
 	    EVP_Digest(key, strlen(key), digest, &dlen, EVP_sha256(),
 	    NULL) != 1 || dlen != 32)
 		return -1;
-	to_hex(digest, 32, out);
+	ing_hex_encode(digest, 32, out, 0);
 	return 0;
 }

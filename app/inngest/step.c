@@ -20,7 +20,6 @@
 
 int ing_step_hash(const char *id, unsigned n, char out[ING_STEP_HASH_LEN])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *c;
@@ -41,11 +40,7 @@ int ing_step_hash(const char *id, unsigned n, char out[ING_STEP_HASH_LEN])
 	EVP_MD_CTX_free(c);
 	if (!ok)
 		return -1;
-	for (unsigned i = 0; i < 20; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[40] = '\0';
+	ing_hex_encode(md, 20, out, 0);
 	return 0;
 }
 

@@ -21,7 +21,6 @@
 #include "inngest_internal.h"
 #include "inngest_jcs.h"
 #include "inngest_transport.h"
-#include "log.h"
 
 #define MAX_REGISTER_RESPONSE (1024u * 1024u)
 
@@ -118,7 +117,7 @@ static void answer(struct ing_app *app, const struct ing_http_res *hr,
 		else
 			snprintf(msg, sizeof(msg), "sync failed: Inngest "
 			    "answered %ld", hr->status);
-		log_msg(LOG_ERROR, "inngest_sync_failed", "status %ld",
+		ing_log(app, ING_LOG_ERROR, "inngest_sync_failed", "status %ld",
 		    hr->status);
 		ing_res_message(res, 500, msg, 1);
 		json_object_put(o);
@@ -137,7 +136,8 @@ static void answer(struct ing_app *app, const struct ing_http_res *hr,
 		return;
 	}
 	ing_res_json(res, 200, out);
-	log_msg(LOG_INFO, "inngest_synced", "%zu functions, modified %s",
+	ing_log(app, ING_LOG_INFO, "inngest_synced", "%zu functions, "
+	    "modified %s",
 	    app->nfns, modified ? "true" : "false");
 }
 
@@ -157,7 +157,7 @@ void ing_serve_sync(struct ing_app *app, const struct ing_request *req,
 	if (app->mode == ING_MODE_CLOUD &&
 	    ing_req_header(req, "X-Inngest-Signature") != NULL &&
 	    (se = ing_serve_verify(app, req, NULL)) != ING_SIG_OK) {
-		ing_res_refuse(res, se, "sync", 1);
+		ing_res_refuse(app, res, se, "sync", 1);
 		return;
 	}
 	url = serve_url(app, req);
@@ -186,7 +186,7 @@ void ing_serve_sync(struct ing_app *app, const struct ing_request *req,
 	if (err != ING_OK) {
 		snprintf(msg, sizeof(msg), "sync failed: %s",
 		    ing_strerror(err));
-		log_msg(LOG_ERROR, "inngest_sync_failed", "%s", msg);
+		ing_log(app, ING_LOG_ERROR, "inngest_sync_failed", "%s", msg);
 		ing_res_message(res, 500, msg, 1);
 		goto out;
 	}

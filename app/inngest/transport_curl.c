@@ -6,36 +6,58 @@
  * the calls Inngest makes to us), always with NOSIGNAL, a connect timeout,
  * a total timeout, http/https only, no redirects and close-on-exec
  * sockets, and collects the answer into a capped buffer.
+ *
+ * It includes only the public inngest_transport.h (no SDK internals), so
+ * that it can move out of the SDK or be replaced by a transport over
+ * another HTTP client without touching the SDK.
  */
 #include <curl/curl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "inngest_internal.h"
 #include "inngest_transport.h"
 
 #define DEFAULT_CONNECT_MS 5000L
 #define DEFAULT_TIMEOUT_MS 30000L
 #define DEFAULT_MAX_RESPONSE (4u * 1024u * 1024u)
 
+/* The answer so far: 'data' always has room for a final NUL. */
 struct sink {
-	struct ing_buf buf;
+	char *data;
+	size_t len;
+	size_t cap;
 	size_t max;
 	int too_large;
+	int failed;      /* out of memory */
 };
 
 static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 {
 	struct sink *s = ud;
-	size_t n = size * nmemb;
+	size_t n = size * nmemb, cap;
+	char *q;
 
-	if (s->buf.len + n > s->max) {
+	if (n > s->max || s->len > s->max - n || s->len + n >= SIZE_MAX) {
 		s->too_large = 1;
 		return 0;
 	}
-	if (ing_buf_put(&s->buf, p, n) != 0)
-		return 0;
+	if (s->len + n + 1 > s->cap) {
+		cap = s->cap != 0 ? s->cap : 256;
+		while (cap < s->len + n + 1)
+			cap = cap > SIZE_MAX / 2 ? s->len + n + 1 : cap * 2;
+		q = realloc(s->data, cap);
+		if (q == NULL) {
+			s->failed = 1;
+			return 0;
+		}
+		s->data = q;
+		s->cap = cap;
+	}
+	memcpy(s->data + s->len, p, n);
+	s->len += n;
+	s->data[s->len] = '\0';
 	return n;
 }
 
@@ -102,17 +124,15 @@ static enum ing_err curl_send(void *ud, const struct ing_http_req *req,
     struct ing_http_res *res)
 {
 	struct curl_slist *hdrs;
-	struct sink sink;
+	struct sink sink = { 0 };
 	enum ing_err err = ING_OK;
 	CURLcode cc;
 	CURL *h;
 
 	(void)ud;
 	memset(res, 0, sizeof(*res));
-	ing_buf_init(&sink.buf);
 	sink.max = req->max_response != 0 ? req->max_response :
 	    DEFAULT_MAX_RESPONSE;
-	sink.too_large = 0;
 	h = curl_easy_init();
 	if (h == NULL)
 		return ING_ENOMEM;
@@ -125,24 +145,38 @@ static enum ing_err curl_send(void *ud, const struct ing_http_req *req,
 	cc = curl_easy_perform(h);
 	if (sink.too_large)
 		err = ING_ETOOLARGE;
-	else if (sink.buf.failed)
+	else if (sink.failed)
 		err = ING_ENOMEM;
 	else if (cc != CURLE_OK)
 		err = ING_ETRANSPORT;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
 	/* An empty answer still gets a (NUL-terminated) body. */
-	if (err == ING_OK && (ing_buf_put(&sink.buf, "", 0) != 0 ||
-	    (res->body = ing_buf_take(&sink.buf, &res->body_len)) == NULL))
+	if (err == ING_OK && sink.data == NULL &&
+	    (sink.data = calloc(1, 1)) == NULL)
 		err = ING_ENOMEM;
-	if (err != ING_OK)
+	if (err == ING_OK) {
+		res->body = sink.data;
+		res->body_len = sink.len;
+	} else {
 		memset(res, 0, sizeof(*res));
-	ing_buf_free(&sink.buf);
+		free(sink.data);
+	}
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 	return err;
 }
 
 const struct ing_transport ing_transport_curl = { curl_send, NULL };
+
+int ing_transport_curl_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void ing_transport_curl_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
 
 void ing_http_res_free(struct ing_http_res *res)
 {

@@ -1,7 +1,7 @@
 /*
  * util.c -- small building blocks of the Inngest SDK: a growable buffer, a
- * per-invocation arena with a cleanup list, query-string and header
- * helpers, checked json-c builders.
+ * per-invocation arena with a cleanup list, query-string, hex and header
+ * helpers, logging through the app's hook, checked json-c builders.
  *
  * The arena is what makes step functions leak-free on every return path:
  * everything the SDK hands out during one call request lives in it, and
@@ -9,12 +9,12 @@
  */
 #include <ctype.h>
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "http.h"
 #include "inngest_internal.h"
 
 /* ---- buffer -------------------------------------------------------- */
@@ -229,14 +229,96 @@ void ing_arena_release(struct ing_arena *a)
 	}
 }
 
+/* ---- logging ---------------------------------------------------------- */
+
+/* Long enough for every message the SDK writes (ids are capped far
+ * below); a longer one is cut, not dropped. */
+#define LOG_MSG_MAX 1024
+
+void ing_log(const struct ing_app *app, enum ing_log_level level,
+    const char *event, const char *fmt, ...)
+{
+	char msg[LOG_MSG_MAX];
+	va_list ap;
+
+	if (app == NULL || app->hooks.log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	app->hooks.log(app->hooks.log_ud, level, event, msg);
+}
+
+/* ---- hex --------------------------------------------------------------- */
+
+void ing_hex_encode(const unsigned char *in, size_t n, char *out, int upper)
+{
+	static const char lower_digits[] = "0123456789abcdef";
+	static const char upper_digits[] = "0123456789ABCDEF";
+	const char *d = upper ? upper_digits : lower_digits;
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[in[i] >> 4];
+		out[2 * i + 1] = d[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 /* ---- query strings, headers, URLs ------------------------------------ */
+
+static int hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decode the 'len' bytes at 'in' into 'out' ('outlen' bytes,
+ * NUL-terminated), '+' as a space.  The rules of a query string as a
+ * FastCGI host decodes them: a truncated or non-hex escape, "%00" and a
+ * raw NUL are malformed.  0, or -1 malformed or too long.
+ */
+static int query_decode(const char *in, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)in[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return -1;
+			hi = hex_value((unsigned char)in[i + 1]);
+			lo = hex_value((unsigned char)in[i + 2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				return -1;
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		} else if (c == '\0') {
+			return -1;
+		}
+		if (o + 1 >= outlen)
+			return -1;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
 
 int ing_query_get(const char *query, const char *name, char *out,
     size_t outlen)
 {
-	size_t nlen = strlen(name), vlen;
+	size_t nlen = strlen(name);
 	const char *p = query;
-	char *val;
 
 	if (query == NULL || outlen == 0)
 		return 0;
@@ -251,17 +333,8 @@ int ing_query_get(const char *query, const char *name, char *out,
 				out[0] = '\0';
 				return 1;
 			}
-			/* The HTTP layer's decoder: one set of rules for
-			 * every query string Omni reads. */
-			val = http_percent_decode(eq + 1, seglen - nlen - 1, 1,
-			    &vlen);
-			if (val == NULL || vlen >= outlen) {
-				free(val);
-				return -1;
-			}
-			memcpy(out, val, vlen + 1);
-			free(val);
-			return 1;
+			return query_decode(eq + 1, seglen - nlen - 1, out,
+			    outlen) == 0 ? 1 : -1;
 		}
 		if (end == NULL)
 			break;
@@ -306,8 +379,6 @@ int ing_query_filter(struct ing_buf *b, const char *query,
 
 int ing_buf_put_urlenc(struct ing_buf *b, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
@@ -316,8 +387,9 @@ int ing_buf_put_urlenc(struct ing_buf *b, const char *s)
 			if (ing_buf_putc(b, (char)c) != 0)
 				return -1;
 		} else {
-			char enc[3] = { '%', hex[c >> 4], hex[c & 15] };
+			char enc[4] = { '%' };
 
+			ing_hex_encode(&c, 1, enc + 1, 1);
 			if (ing_buf_put(b, enc, 3) != 0)
 				return -1;
 		}

@@ -124,20 +124,24 @@ build_app(int cloud)
 	static char origin[] = "http://127.0.0.1:9";
 	static char key[] = FUZZ_SIGNING_KEY;
 	static char event_key[] = "fuzz-event-key";
-	struct ing_hooks hooks = { &fake_transport, fixed_now_ms, no_sleep };
-	struct omni_config cfg;
+	struct ing_hooks hooks = { .transport = &fake_transport,
+	    .now_ms = fixed_now_ms,
+	    .sleep_ms = no_sleep };
+	struct omni_config cfg;     /* the functions' settings */
+	struct ing_config icfg;     /* the SDK's */
 	struct ing_app *app = NULL;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.debug_routes = 1;
-	cfg.inngest_app_id = app_id;
-	cfg.inngest_dev = cloud ? NULL : dev;
-	cfg.inngest_base_url = origin;
-	cfg.inngest_api_origin = origin;
-	cfg.inngest_event_api_origin = origin;
-	cfg.inngest_signing_key = cloud ? key : NULL;
-	cfg.inngest_event_key = event_key;
-	if (ing_app_new(&cfg, &hooks, &app) != ING_OK ||
+	memset(&icfg, 0, sizeof(icfg));
+	icfg.app_id = app_id;
+	icfg.dev = cloud ? NULL : dev;
+	icfg.base_url = origin;
+	icfg.api_origin = origin;
+	icfg.event_api_origin = origin;
+	icfg.signing_key = cloud ? key : NULL;
+	icfg.event_key = event_key;
+	if (ing_app_new(&icfg, &hooks, &app) != ING_OK ||
 	    functions_register_testing(app, &cfg) != ING_OK ||
 	    ing_app_function_count(app) == 0) {
 		fprintf(stderr, "fuzz_inngest: cannot build the app\n");

@@ -12,7 +12,6 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "config.h"
 #include "inngest.h"
 #include "log.h"
 
@@ -26,14 +25,14 @@ static enum ing_rc fn_noop(struct ing_ctx *ctx, struct json_object **result)
 static struct ing_app *app_with(const char *dev, const char *base,
     const char *api, const char *evt)
 {
-	struct omni_config cfg;
+	struct ing_config cfg;
 	struct ing_app *a = NULL;
 
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.inngest_dev = (char *)dev;
-	cfg.inngest_base_url = (char *)base;
-	cfg.inngest_api_origin = (char *)api;
-	cfg.inngest_event_api_origin = (char *)evt;
+	cfg.dev = dev;
+	cfg.base_url = base;
+	cfg.api_origin = api;
+	cfg.event_api_origin = evt;
 	assert_int_equal(ing_app_new(&cfg, NULL, &a), ING_OK);
 	return a;
 }
@@ -104,7 +103,7 @@ static void test_explicit_origins_win(void **state)
 
 static void test_app_id_from_config_with_default(void **state)
 {
-	struct omni_config cfg;
+	struct ing_config cfg;
 	struct ing_app *a = NULL;
 
 	(void)state;
@@ -112,7 +111,7 @@ static void test_app_id_from_config_with_default(void **state)
 	assert_int_equal(ing_app_new(&cfg, NULL, &a), ING_OK);
 	assert_string_equal(ing_app_id(a), "omni");
 	ing_app_free(a);
-	cfg.inngest_app_id = (char *)"omni-staging";
+	cfg.app_id = "omni-staging";
 	assert_int_equal(ing_app_new(&cfg, NULL, &a), ING_OK);
 	assert_string_equal(ing_app_id(a), "omni-staging");
 	ing_app_free(a);

@@ -14,7 +14,6 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "config.h"
 #include "inngest.h"
 #include "inngest_event.h"
 #include "inngest_jcs.h"
@@ -23,70 +22,30 @@
 
 #define NOW_MS INT64_C(1700000000123)
 #define MAXREQ 6
-
-static struct {
-	int calls;
-	long status[MAXREQ];          /* 0 = network error */
-	const char *reply[MAXREQ];
-	char url[MAXREQ][256];
-	char headers[MAXREQ][512];
-	char *body[MAXREQ];
-	long long slept[MAXREQ];
-	int nsleeps;
-} fake;
-
-static enum ing_err fake_send(void *ud, const struct ing_http_req *req,
-    struct ing_http_res *res)
-{
-	int i = fake.calls++;
-
-	(void)ud;
-	memset(res, 0, sizeof(*res));
-	if (i >= MAXREQ)
-		return ING_ETRANSPORT;
-	snprintf(fake.url[i], sizeof(fake.url[i]), "%s", req->url);
-	fake.headers[i][0] = '\0';
-	for (size_t k = 0; k < req->nheaders; k++) {
-		strncat(fake.headers[i], req->headers[k],
-		    sizeof(fake.headers[i]) - strlen(fake.headers[i]) - 2);
-		strcat(fake.headers[i], "\n");
-	}
-	fake.body[i] = strndup(req->body, req->body_len);
-	if (fake.status[i] == 0)
-		return ING_ETRANSPORT;
-	res->status = fake.status[i];
-	res->body = strdup(fake.reply[i] != NULL ? fake.reply[i] : "");
-	res->body_len = strlen(res->body);
-	return ING_OK;
-}
-
-static const struct ing_transport fake_transport = { fake_send, NULL };
+#define FAKE_MAXREQ MAXREQ
+#include "fake_transport.h"
 
 static long long fake_now(void)
 {
 	return NOW_MS;
 }
 
-static void fake_sleep(long long ms)
-{
-	if (fake.nsleeps < MAXREQ)
-		fake.slept[fake.nsleeps++] = ms;
-}
-
 static struct ing_app *app;
 
 static struct ing_app *make_app(const char *dev, const char *key)
 {
-	struct omni_config cfg;
-	struct ing_hooks hooks = { &fake_transport, fake_now, fake_sleep };
+	struct ing_config cfg;
+	struct ing_hooks hooks = { .transport = &fake_transport,
+	    .now_ms = fake_now,
+	    .sleep_ms = fake_sleep };
 	struct ing_app *a = NULL;
 
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.inngest_app_id = (char *)"omni";
-	cfg.inngest_event_key = (char *)key;
-	cfg.inngest_env = (char *)"staging-2";
-	cfg.inngest_dev = (char *)dev;
-	cfg.inngest_base_url = (char *)"http://inngest.test:8288/";
+	cfg.app_id = "omni";
+	cfg.event_key = key;
+	cfg.env = "staging-2";
+	cfg.dev = dev;
+	cfg.base_url = "http://inngest.test:8288/";
 	assert_int_equal(ing_app_new(&cfg, &hooks, &a), ING_OK);
 	return a;
 }
@@ -104,7 +63,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	for (int i = 0; i < MAXREQ; i++)
-		free(fake.body[i]);
+		free(fake.req[i].body);
 	ing_app_free(app);
 	return 0;
 }
@@ -121,8 +80,8 @@ static struct json_object *sent(int i)
 {
 	struct json_object *o = NULL;
 
-	assert_int_equal(ing_json_parse(fake.body[i], strlen(fake.body[i]),
-	    &o), 0);
+	assert_int_equal(ing_json_parse(fake.req[i].body,
+	    strlen(fake.req[i].body), &o), 0);
 	assert_true(json_object_is_type(o, json_type_array));
 	return o;
 }
@@ -141,15 +100,17 @@ static void test_send_fills_id_ts_and_data(void **state)
 	    ids, 0)), "srv-1");
 	json_object_put(ids);
 
-	assert_string_equal(fake.url[0], "http://inngest.test:8288/e/ek-123");
-	assert_non_null(strstr(fake.headers[0], "X-Inngest-Env: staging-2\n"));
+	assert_string_equal(fake.req[0].url,
+	    "http://inngest.test:8288/e/ek-123");
+	assert_non_null(strstr(fake.req[0].headers,
+	    "X-Inngest-Env: staging-2\n"));
 	/* Spec 4.1.4: what responses carry, requests carry too. */
-	assert_non_null(strstr(fake.headers[0], "X-Inngest-Sdk: "
+	assert_non_null(strstr(fake.req[0].headers, "X-Inngest-Sdk: "
 	    ING_SDK_HEADER "\n"));
-	assert_non_null(strstr(fake.headers[0], "X-Inngest-Req-Version: "
+	assert_non_null(strstr(fake.req[0].headers, "X-Inngest-Req-Version: "
 	    ING_REQ_VERSION "\n"));
 	/* The event key is in the URL, never a bearer token. */
-	assert_null(strstr(fake.headers[0], "Authorization"));
+	assert_null(strstr(fake.req[0].headers, "Authorization"));
 	p = sent(0);
 	first = json_object_array_get_idx(p, 0);
 	id = json_object_get_string(json_object_object_get(first, "id"));
@@ -216,7 +177,7 @@ static void test_retries_5xx_with_same_payload_then_succeeds(void **state)
 	assert_int_equal(ing_event_send(app, e, NULL), ING_OK);
 	assert_int_equal(fake.calls, 3);
 	/* Same ids on every attempt: the server deduplicates. */
-	assert_string_equal(fake.body[0], fake.body[2]);
+	assert_string_equal(fake.req[0].body, fake.req[2].body);
 	/* Exponential backoff with jitter: 100-200 ms, then 200-300 ms. */
 	assert_int_equal(fake.nsleeps, 2);
 	assert_in_range(fake.slept[0], 100, 200);
@@ -235,8 +196,8 @@ static void test_gives_up_after_all_attempts(void **state)
 	assert_int_equal(fake.calls, ING_EVENT_ATTEMPTS);
 	memset(&fake.status, 0, sizeof(fake.status));
 	for (int i = 0; i < MAXREQ; i++) {
-		free(fake.body[i]);
-		fake.body[i] = NULL;
+		free(fake.req[i].body);
+		fake.req[i].body = NULL;
 	}
 	fake.calls = 0;
 	assert_int_equal(ing_event_send(app, e, NULL), ING_ETRANSPORT);
@@ -300,19 +261,21 @@ static void test_cloud_without_event_key_refuses(void **state)
 static void test_dev_without_event_key_uses_placeholder(void **state)
 {
 	struct json_object *e = event("a");
-	struct omni_config cfg;
-	struct ing_hooks hooks = { &fake_transport, fake_now, fake_sleep };
+	struct ing_config cfg;
+	struct ing_hooks hooks = { .transport = &fake_transport,
+	    .now_ms = fake_now,
+	    .sleep_ms = fake_sleep };
 
 	(void)state;
 	ing_app_free(app);
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.inngest_dev = (char *)"1";
+	cfg.dev = "1";
 	assert_int_equal(ing_app_new(&cfg, &hooks, &app), ING_OK);
 	fake.status[0] = 200;
 	assert_int_equal(ing_event_send(app, e, NULL), ING_OK);
-	assert_string_equal(fake.url[0],
+	assert_string_equal(fake.req[0].url,
 	    "http://localhost:8288/e/NO_EVENT_KEY_SET");
-	assert_null(strstr(fake.headers[0], "X-Inngest-Env"));
+	assert_null(strstr(fake.req[0].headers, "X-Inngest-Env"));
 	json_object_put(e);
 }
 

@@ -22,7 +22,8 @@
 
 static struct ing_app *app;
 static struct ing_response res;
-static struct omni_config cfg;
+static struct omni_config cfg;      /* what the functions read */
+static struct ing_config icfg;      /* what the SDK reads */
 
 static int setup(void **state)
 {
@@ -30,11 +31,12 @@ static int setup(void **state)
 	log_set_level(LOG_ERROR);
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&res, 0, sizeof(res));
-	cfg.inngest_app_id = (char *)"omni";
-	cfg.inngest_dev = (char *)"1";
+	memset(&icfg, 0, sizeof(icfg));
+	icfg.app_id = "omni";
+	icfg.dev = "1";
 	cfg.event_prefix = (char *)"acme";
 	cfg.debug_routes = 1;
-	if (ing_app_new(&cfg, NULL, &app) != ING_OK)
+	if (ing_app_new(&icfg, NULL, &app) != ING_OK)
 		return -1;
 	return functions_register_testing(app, &cfg) == ING_OK ? 0 : -1;
 }
@@ -85,7 +87,7 @@ static void test_not_registered_without_debug_routes(void **state)
 
 	(void)state;
 	cfg.debug_routes = 0;
-	assert_int_equal(ing_app_new(&cfg, NULL, &a), ING_OK);
+	assert_int_equal(ing_app_new(&icfg, NULL, &a), ING_OK);
 	assert_int_equal(functions_register_testing(a, &cfg), ING_OK);
 	assert_int_equal(ing_app_function_count(a), 0);
 	ing_app_free(a);

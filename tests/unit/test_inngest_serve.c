@@ -16,7 +16,6 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "config.h"
 #include "inngest.h"
 #include "inngest_jcs.h"
 #include "inngest_signing.h"
@@ -34,50 +33,8 @@
 /* ---- fake transport ----------------------------------------------------- */
 
 #define MAXREQ 4
-
-struct sent {
-	char method[8];
-	char url[512];
-	char headers[1024];
-	char *body;
-};
-
-static struct {
-	int calls;
-	long status[MAXREQ];
-	const char *reply[MAXREQ];
-	struct sent req[MAXREQ];
-} fake;
-
-static enum ing_err fake_send(void *ud, const struct ing_http_req *req,
-    struct ing_http_res *res)
-{
-	int i = fake.calls++;
-	struct sent *s;
-
-	(void)ud;
-	memset(res, 0, sizeof(*res));
-	if (i >= MAXREQ)
-		return ING_ETRANSPORT;
-	s = &fake.req[i];
-	snprintf(s->method, sizeof(s->method), "%s", req->method);
-	snprintf(s->url, sizeof(s->url), "%s", req->url);
-	s->headers[0] = '\0';
-	for (size_t k = 0; k < req->nheaders; k++) {
-		strncat(s->headers, req->headers[k],
-		    sizeof(s->headers) - strlen(s->headers) - 2);
-		strcat(s->headers, "\n");
-	}
-	s->body = strndup(req->body != NULL ? req->body : "", req->body_len);
-	if (fake.status[i] == 0)
-		return ING_ETRANSPORT;
-	res->status = fake.status[i];
-	res->body = strdup(fake.reply[i] != NULL ? fake.reply[i] : "");
-	res->body_len = strlen(res->body);
-	return ING_OK;
-}
-
-static const struct ing_transport fake_transport = { fake_send, NULL };
+#define FAKE_MAXREQ MAXREQ
+#include "fake_transport.h"
 
 static long long fake_now(void)
 {
@@ -123,9 +80,11 @@ static struct ing_response res;
 
 /* An app from 'cfg' on the fake transport and clock, both functions
  * registered. */
-static struct ing_app *app_from(const struct omni_config *cfg)
+static struct ing_app *app_from(const struct ing_config *cfg)
 {
-	struct ing_hooks hooks = { &fake_transport, fake_now, NULL };
+	struct ing_hooks hooks = { .transport = &fake_transport,
+	    .now_ms = fake_now,
+	    .sleep_ms = NULL };
 	struct ing_app *a = NULL;
 
 	assert_int_equal(ing_app_new(cfg, &hooks, &a), ING_OK);
@@ -137,17 +96,17 @@ static struct ing_app *app_from(const struct omni_config *cfg)
 static struct ing_app *make_app(const char *dev, const char *fallback,
     const char *serve_origin)
 {
-	struct omni_config cfg;
+	struct ing_config cfg;
 
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.inngest_app_id = (char *)"omni";
-	cfg.inngest_signing_key = (char *)KEY;
-	cfg.inngest_signing_key_fallback = (char *)fallback;
-	cfg.inngest_event_key = (char *)"evtkey";
-	cfg.inngest_env = (char *)"branch-1";
-	cfg.inngest_dev = (char *)dev;
-	cfg.inngest_api_origin = (char *)"http://api.test:9";
-	cfg.inngest_serve_origin = (char *)serve_origin;
+	cfg.app_id = "omni";
+	cfg.signing_key = KEY;
+	cfg.signing_key_fallback = fallback;
+	cfg.event_key = "evtkey";
+	cfg.env = "branch-1";
+	cfg.dev = dev;
+	cfg.api_origin = "http://api.test:9";
+	cfg.serve_origin = serve_origin;
 	return app_from(&cfg);
 }
 
@@ -345,13 +304,13 @@ static void test_call_with_tampered_body_refused(void **state)
 
 static void test_cloud_without_signing_key_fails_closed(void **state)
 {
-	struct omni_config cfg;
+	struct ing_config cfg;
 	struct json_object *o;
 
 	(void)state;
 	ing_app_free(app);
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.inngest_app_id = (char *)"omni";
+	cfg.app_id = "omni";
 	app = app_from(&cfg);
 	o = serve("POST", "fnId=omni-hello", call_body,
 	    sign("", call_body, NOW_S), NULL);
@@ -728,16 +687,16 @@ static void test_sync_with_forged_signature_refused(void **state)
 
 static void test_env_with_control_characters_is_not_sent(void **state)
 {
-	struct omni_config cfg;
+	struct ing_config cfg;
 	struct json_object *o;
 
 	(void)state;
 	ing_app_free(app);
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.inngest_app_id = (char *)"omni";
-	cfg.inngest_signing_key = (char *)KEY;
-	cfg.inngest_env = (char *)"prod\r\nX-Evil: 1";
-	cfg.inngest_api_origin = (char *)"http://api.test:9";
+	cfg.app_id = "omni";
+	cfg.signing_key = KEY;
+	cfg.env = "prod\r\nX-Evil: 1";
+	cfg.api_origin = "http://api.test:9";
 	app = app_from(&cfg);
 	fake.status[0] = 200;
 	fake.reply[0] = "{\"ok\":true}";

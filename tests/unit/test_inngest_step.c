@@ -17,7 +17,6 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "config.h"
 #include "inngest.h"
 #include "inngest_internal.h"
 #include "inngest_jcs.h"
@@ -351,14 +350,16 @@ static struct ing_response res;
 
 static int setup(void **state)
 {
-	struct omni_config cfg;
-	struct ing_hooks hooks = { &fake_transport, fake_now, no_sleep };
+	struct ing_config cfg;
+	struct ing_hooks hooks = { .transport = &fake_transport,
+	    .now_ms = fake_now,
+	    .sleep_ms = no_sleep };
 
 	(void)state;
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.inngest_app_id = (char *)"omni";
-	cfg.inngest_dev = (char *)"1";
-	cfg.inngest_event_key = (char *)"evt";
+	cfg.app_id = "omni";
+	cfg.dev = "1";
+	cfg.event_key = "evt";
 	log_set_level(LOG_ERROR);
 	if (ing_app_new(&cfg, &hooks, &app) != ING_OK)
 		return -1;
@@ -1074,6 +1075,133 @@ static void test_rc_names_total(void **state)
 	assert_string_equal(ing_rc_name(ING_RC_YIELD), "yield");
 }
 
+/* ---- log hooks ---------------------------------------------------------- */
+
+static struct {
+	int lines;
+	enum ing_log_level level;
+	char event[64];
+	char msg[256];
+	int calls;
+	char fn[64];
+	char run_id[32];
+	int attempt;
+	char rc[16];
+	int status;
+	size_t ops;
+} logged;
+
+static void record_log(void *ud, enum ing_log_level level, const char *event,
+    const char *msg)
+{
+	assert_ptr_equal(ud, &logged);
+	logged.lines++;
+	logged.level = level;
+	snprintf(logged.event, sizeof(logged.event), "%s", event);
+	snprintf(logged.msg, sizeof(logged.msg), "%s", msg);
+}
+
+static void record_call(void *ud, const struct ing_log_call *c)
+{
+	assert_ptr_equal(ud, &logged);
+	logged.calls++;
+	snprintf(logged.fn, sizeof(logged.fn), "%s", c->fn);
+	snprintf(logged.run_id, sizeof(logged.run_id), "%s",
+	    c->run_id != NULL ? c->run_id : "(none)");
+	logged.attempt = c->attempt;
+	snprintf(logged.rc, sizeof(logged.rc), "%s", c->rc);
+	logged.status = c->status;
+	logged.ops = c->ops;
+	assert_true(c->ms >= 0);
+}
+
+/* The SDK logs only through the hooks: one message per problem, one
+ * structured line per call, with the fields the host needs. */
+static void test_log_hooks_get_messages_and_call_lines(void **state)
+{
+	struct ing_config cfg = { .app_id = "omni", .dev = "1" };
+	struct ing_hooks hooks = { .transport = &fake_transport,
+	    .now_ms = fake_now, .sleep_ms = no_sleep, .log = record_log,
+	    .log_call = record_call, .log_ud = &logged };
+	char steps[256];
+	struct json_object *o;
+
+	(void)state;
+	memset(&logged, 0, sizeof(logged));
+	ing_app_free(app);
+	assert_int_equal(ing_app_new(&cfg, &hooks, &app), ING_OK);
+	for (int i = 0; all_fns[i] != NULL; i++)
+		assert_int_equal(ing_app_register(app, all_fns[i]), ING_OK);
+	/* Registering twice is refused and says so. */
+	assert_int_equal(ing_app_register(app, &three), ING_EDUPLICATE);
+	assert_int_equal(logged.lines, 1);
+	assert_int_equal(logged.level, ING_LOG_ERROR);
+	assert_string_equal(logged.event, "inngest_register");
+	assert_string_equal(logged.msg, "function 'three' registered twice");
+
+	snprintf(steps, sizeof(steps), "{\"%s\":{\"data\":1}}",
+	    hash("first", 0));
+	o = call_full("three", "0123456789abcdef0123456789abcdef01234567",
+	    steps, NULL, NULL);
+	assert_int_equal(res.status, 206);
+	json_object_put(o);
+	/* The dev-server warning (once per process, so maybe not here) and
+	 * the step-not-found warning went to the message hook. */
+	assert_true(logged.lines >= 2);
+	assert_int_equal(logged.level, ING_LOG_WARN);
+	assert_string_equal(logged.event, "inngest_step_not_found");
+	assert_string_equal(logged.msg, "fn omni-three run run1: step "
+	    "0123456789abcdef0123456789abcdef01234567 not found");
+	assert_int_equal(logged.calls, 1);
+	assert_string_equal(logged.fn, "omni-three");
+	assert_string_equal(logged.run_id, "run1");
+	assert_string_equal(logged.rc, "yield");
+	assert_int_equal(logged.status, 206);
+	/* StepNotFound is the answer, not an op the function reported. */
+	assert_int_equal(logged.ops, 0);
+}
+
+/* ---- SDK-internal helpers (util.c) -------------------------------------- */
+
+/* The SDK's own query decoder keeps the rules of Omni's HTTP layer. */
+static void test_query_get_decodes_like_the_http_layer(void **state)
+{
+	char v[8];
+
+	(void)state;
+	assert_int_equal(ing_query_get("a=1&fnId=x%2Fy+z&b", "fnId", v,
+	    sizeof(v)), 1);
+	assert_string_equal(v, "x/y z");
+	assert_int_equal(ing_query_get("b&fnId", "fnId", v, sizeof(v)), 1);
+	assert_string_equal(v, "");
+	assert_int_equal(ing_query_get("fnIdx=1", "fnId", v, sizeof(v)), 0);
+	assert_int_equal(ing_query_get(NULL, "fnId", v, sizeof(v)), 0);
+	assert_int_equal(ing_query_get("fnId=%00", "fnId", v, sizeof(v)), -1);
+	assert_int_equal(ing_query_get("fnId=%4", "fnId", v, sizeof(v)), -1);
+	assert_int_equal(ing_query_get("fnId=%zz", "fnId", v, sizeof(v)), -1);
+	assert_int_equal(ing_query_get("fnId=1234567", "fnId", v, sizeof(v)),
+	    1);
+	assert_int_equal(ing_query_get("fnId=12345678", "fnId", v,
+	    sizeof(v)), -1);
+	assert_int_equal(ing_query_get("fnId=%41%62", "fnId", v, sizeof(v)),
+	    1);
+	assert_string_equal(v, "Ab");
+}
+
+static void test_hex_encode_both_cases(void **state)
+{
+	const unsigned char in[] = { 0x00, 0x1f, 0xab, 0xff };
+	char out[9];
+
+	(void)state;
+	ing_hex_encode(in, sizeof(in), out, 0);
+	assert_string_equal(out, "001fabff");
+	ing_hex_encode(in, sizeof(in), out, 1);
+	assert_string_equal(out, "001FABFF");
+	ing_hex_encode(in, 0, out, 0);
+	assert_string_equal(out, "");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1083,6 +1211,9 @@ int main(void)
 		T(test_disable_immediate_execution_plans_then_target_runs),
 		T(test_stepid_step_means_no_target),
 		T(test_unknown_target_reports_step_not_found),
+		T(test_log_hooks_get_messages_and_call_lines),
+		T(test_query_get_decodes_like_the_http_layer),
+		T(test_hex_encode_both_cases),
 		T(test_step_error_retriable_before_last_attempt),
 		T(test_step_error_on_last_attempt_is_step_failed),
 		T(test_fn_retries_bound_attempts_without_max_attempts),
