@@ -1,6 +1,7 @@
 /*
- * client.c -- the Daytona client's engine: options, keys, the libcurl
- * transport with one reused handle per thread, and dt_call_do(), which
+ * client.c -- the Daytona client's engine: options, keys, the default
+ * transport over http_client (one reused handle per thread, and every
+ * other rule of outbound HTTP: http_client.h), and dt_call_do(), which
  * sends one call with authentication, key fallback and bounded retries.
  *
  * Which calls are idempotent (may be sent again after an ambiguous
@@ -28,9 +29,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "daytona.h"
+#include "daytona_internal.h"
+#include "http_client.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -68,230 +69,72 @@ struct dt_client {
 	long long tb_at_ms;
 };
 
-/* ---- process-wide libcurl state --------------------------------------- */
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static int global_ok;
-static pthread_key_t handle_key;
-
-static void handle_destroy(void *h)
-{
-	if (h != NULL)
-		curl_easy_cleanup(h);
-}
-
-static void global_init(void)
-{
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return;
-	if (pthread_key_create(&handle_key, handle_destroy) != 0)
-		return;
-	global_ok = 1;
-}
-
-/* The calling thread's easy handle, made on first use. */
-static CURL *thread_handle(void)
-{
-	CURL *h;
-
-	if (!global_ok)
-		return NULL;
-	h = pthread_getspecific(handle_key);
-	if (h != NULL)
-		return h;
-	h = curl_easy_init();
-	if (h == NULL)
-		return NULL;
-	if (pthread_setspecific(handle_key, h) != 0) {
-		curl_easy_cleanup(h);
-		return NULL;
-	}
-	return h;
-}
-
-void dt_thread_cleanup(void)
-{
-	CURL *h;
-
-	if (!global_ok)
-		return;
-	h = pthread_getspecific(handle_key);
-	if (h != NULL) {
-		pthread_setspecific(handle_key, NULL);
-		curl_easy_cleanup(h);
-	}
-}
-
-/* ---- the default transport: libcurl ----------------------------------- */
+/* ---- the default transport: http_client ------------------------------- */
 
 /* Error answers (Daytona's JSON) are read up to this size even when the
  * caller's cap is smaller (a 4-byte download still needs its 404 text). */
 #define ERROR_BODY_MAX ((size_t)64 * 1024)
 
-struct body_buf {
-	CURL *h;
-	char *data;
-	size_t len;
-	size_t cap;
-	size_t max;
-	int over;      /* the answer passed 'max' */
-	int oom;
+void dt_thread_cleanup(void)
+{
+	hc_thread_cleanup();
+}
+
+static const char *const method_names[DT_METHOD__MAX] = {
+	[DT_GET] = "GET", [DT_POST] = "POST", [DT_PUT] = "PUT",
+	[DT_DELETE] = "DELETE",
 };
 
-static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
+/* What http_client's result means for the client. */
+static enum dt_err hc_to_dt(enum hc_err err)
 {
-	struct body_buf *b = ud;
-	size_t n = size * nmemb, want;
-	char *p;
-
-	if (n > b->max || b->len > b->max - n) {
-		long status = 0;
-
-		curl_easy_getinfo(b->h, CURLINFO_RESPONSE_CODE, &status);
-		if ((status >= 200 && status < 300) || n > ERROR_BODY_MAX ||
-		    b->len > ERROR_BODY_MAX - n) {
-			b->over = 1;
-			return 0; /* curl stops with CURLE_WRITE_ERROR */
-		}
-	}
-	if (b->len + n + 1 > b->cap) {
-		want = b->cap ? b->cap : 4096;
-		while (want < b->len + n + 1)
-			want *= 2;
-		p = realloc(b->data, want);
-		if (p == NULL) {
-			b->oom = 1;
-			return 0;
-		}
-		b->data = p;
-		b->cap = want;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
-static size_t header_cb(char *ptr, size_t size, size_t nitems, void *ud)
-{
-	long *retry_after = ud, ms;
-	size_t n = size * nitems;
-
-	/* A new status line starts a new answer (after 100 Continue). */
-	if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
-		*retry_after = -1;
-	else if (dt_parse_retry_after(ptr, n, (long)time(NULL), &ms) &&
-	    ms > *retry_after)
-		*retry_after = ms;
-	return n;
-}
-
-static void set_method(CURL *h, const struct dt_http_req *req)
-{
-	switch (req->method) {
-	case DT_GET:
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-		break;
-	case DT_DELETE:
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
-		break;
-	case DT_PUT:
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
-		/* FALLTHROUGH */
-	case DT_POST:
-	default:
-		curl_easy_setopt(h, CURLOPT_POST, 1L);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS,
-		    req->body != NULL ? req->body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)(req->body != NULL ? req->body_len : 0));
-		break;
-	}
-}
-
-/* What curl_easy_perform()'s 'rc' means for the client. */
-static enum dt_err curl_result(CURLcode rc, const struct body_buf *buf)
-{
-	if (rc == CURLE_OK)
+	switch (err) {
+	case HC_OK:
 		return DT_OK;
-	if (buf->over)
+	case HC_ETOOLARGE:
 		return DT_ETOOLARGE;
-	if (buf->oom || rc == CURLE_OUT_OF_MEMORY)
+	case HC_ENOMEM:
 		return DT_ENOMEM;
-	if (rc == CURLE_OPERATION_TIMEDOUT)
+	case HC_ETIMEOUT:
 		return DT_ETIMEOUT;
-	return DT_ENETWORK;
+	default:
+		/* A refused URL cannot happen (dt_client_new checks the
+		 * scheme); like any other failure it means no answer. */
+		return DT_ENETWORK;
+	}
 }
 
-static enum dt_err curl_perform(void *ctx, const struct dt_http_req *req,
+static enum dt_err http_perform(void *ctx, const struct dt_http_req *req,
     struct dt_http_resp *resp)
 {
-	struct body_buf buf = {0};
-	struct curl_slist *hdrs = NULL, *l, *n;
-	size_t i;
-	CURLcode rc;
-	CURL *h;
-	enum dt_err err = DT_OK;
+	struct hc_request hr = {0};
+	struct hc_response hs;
+	enum dt_err err;
 
 	(void)ctx;
-	h = thread_handle();
-	if (h == NULL)
-		return DT_ENOMEM;
-	/* Reset keeps the connection cache: that is the point of the
-	 * per-thread handle. */
-	curl_easy_reset(h);
-	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
-		n = curl_slist_append(hdrs, req->headers[i]);
-		if (n == NULL) {
-			err = DT_ENOMEM;
-			goto out;
-		}
-		hdrs = n;
-	}
-	buf.h = h;
-	buf.max = req->max_response;
-	curl_easy_setopt(h, CURLOPT_URL, req->url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &buf);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp->retry_after_ms);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "omni-fcgi");
-	/*
-	 * libcurl silently sends a request again when a reused connection
-	 * dies before any answer byte arrives (it assumes the server closed
-	 * an idle connection).  For a create or a command that could run it
-	 * twice, so those go on a fresh connection, where curl never does.
-	 */
-	if (!req->idempotent)
-		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-	set_method(h, req);
-	rc = curl_easy_perform(h);
-	resp->curl_code = (int)rc;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-	if ((err = curl_result(rc, &buf)) == DT_OK) {
-		resp->body = buf.data;
-		resp->body_len = buf.len;
-		buf.data = NULL;
-	} else {
-		resp->status = 0;
-	}
-out:
-	/* Do not leave the key in freed memory. */
-	for (l = hdrs; l != NULL; l = l->next)
-		explicit_bzero(l->data, strlen(l->data));
-	curl_slist_free_all(hdrs);
-	/* The handle keeps pointers to our stack: drop them now. */
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	free(buf.data);
+	hr.method = method_names[req->method];
+	hr.url = req->url;
+	hr.headers = req->headers;
+	while (req->headers != NULL && req->headers[hr.nheaders] != NULL)
+		hr.nheaders++;
+	hr.body = req->body;
+	hr.body_len = req->body_len;
+	hr.connect_timeout_ms = req->connect_timeout_ms;
+	hr.timeout_ms = req->timeout_ms;
+	hr.max_response = req->max_response;
+	hr.max_error_body = ERROR_BODY_MAX;
+	/* Creates and commands could run twice on libcurl's silent resend
+	 * over a dead reused connection (http_client.h). */
+	hr.fresh_connect = !req->idempotent;
+	err = hc_to_dt(hc_perform(&hr, &hs));
+	resp->curl_code = hs.curl_code;
+	resp->status = hs.status;
+	resp->retry_after_ms = hs.retry_after_ms;
+	/* An empty answer has no body here, as the decoders expect. */
+	if (hs.body_len == 0)
+		hc_response_free(&hs);
+	resp->body = hs.body;
+	resp->body_len = hs.body_len;
 	return err;
 }
 
@@ -349,9 +192,8 @@ struct dt_client *dt_client_new(const struct dt_client_opts *o,
 	    (strncmp(o->api_url, "http://", 7) != 0 &&
 	    strncmp(o->api_url, "https://", 8) != 0))
 		goto fail;
-	pthread_once(&global_once, global_init);
 	err = DT_ENOMEM;
-	if (!global_ok)
+	if (http_client_global_init() != 0)
 		goto fail;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -391,7 +233,7 @@ struct dt_client *dt_client_new(const struct dt_client_opts *o,
 	    o->backoff_max_ms : DEF_BACKOFF_MAX_MS;
 	c->retry_budget_ms = o->retry_budget_ms > 0 ?
 	    o->retry_budget_ms : DEF_RETRY_BUDGET_MS;
-	c->transport.perform = curl_perform;
+	c->transport.perform = http_perform;
 	c->transport.sleep_ms = default_sleep;
 	c->transport.rand01 = default_rand;
 	pthread_mutex_init(&c->key_lock, NULL);
@@ -513,11 +355,6 @@ void dt_client_tb_cache_set(struct dt_client *c, const char *url)
 }
 
 /* ---- one call ---------------------------------------------------------- */
-
-static const char *const method_names[DT_METHOD__MAX] = {
-	[DT_GET] = "GET", [DT_POST] = "POST", [DT_PUT] = "PUT",
-	[DT_DELETE] = "DELETE",
-};
 
 /* The URL's path without the query, for logs (queries carry file paths). */
 static void log_path(const char *url, char *out, size_t len)
@@ -700,6 +537,15 @@ void dt_status_init(struct dt_status *st)
 	st->retry_after_ms = -1;
 }
 
+struct dt_status *dt_status_begin(struct dt_status *st,
+    struct dt_status *local)
+{
+	if (st == NULL)
+		st = local;
+	dt_status_init(st);
+	return st;
+}
+
 enum dt_err dt_call_do(struct dt_client *c, const struct dt_call *call,
     struct dt_http_resp *resp, struct dt_status *st)
 {
@@ -712,9 +558,7 @@ enum dt_err dt_call_do(struct dt_client *c, const struct dt_call *call,
 	long long t0 = time_mono_ms();
 	enum dt_err rc;
 
-	if (st == NULL)
-		st = &local;
-	dt_status_init(st);
+	st = dt_status_begin(st, &local);
 	memset(resp, 0, sizeof(*resp));
 	if (c == NULL || call == NULL || call->url == NULL ||
 	    (unsigned)call->method >= DT_METHOD__MAX)
@@ -773,4 +617,24 @@ out:
 	call_log(call, path, st, t0);
 	call_state_free(&cs);
 	return rc;
+}
+
+enum dt_err dt_call_url(struct dt_client *c, struct dt_call *call, char *url,
+    dt_decode_fn decode, void *arg, struct dt_status *st)
+{
+	struct dt_http_resp resp;
+	enum dt_err err;
+
+	if (url == NULL)
+		return st->err = DT_ENOMEM;
+	call->url = url;
+	err = dt_call_do(c, call, &resp, st);
+	call->url = NULL;
+	free(url);
+	if (err != DT_OK)
+		return err;
+	if (decode != NULL)
+		err = decode(&resp, arg, st);
+	free(resp.body);
+	return st->err = err;
 }

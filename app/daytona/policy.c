@@ -11,10 +11,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "daytona.h"
+#include "http_client.h"
 
 /* ASCII only: the locale must not change what a URL or header holds. */
 static int is_alnum(char c)
@@ -102,59 +102,8 @@ long dt_retry_delay(const struct dt_retry_policy *pol, int idempotent,
  */
 int dt_parse_retry_after(const char *line, size_t len, long now_epoch, long *ms)
 {
-	static const char name[] = "retry-after";
-	char value[128];
-	const char *p, *end, *v;
-	size_t nlen = sizeof(name) - 1, vlen;
-	char *stop;
-	long secs;
-
-	if (line == NULL || ms == NULL || len <= nlen ||
-	    strncasecmp(line, name, nlen) != 0)
-		return 0;
-	end = line + len;
-	p = line + nlen;
-	/* "Retry-After" exactly, or "Retry-After-<throttler>". */
-	if (*p == '-') {
-		const char *tok = ++p;
-
-		while (p < end && (is_alnum(*p) || *p == '-' || *p == '_'))
-			p++;
-		if (p == tok)
-			return 0;
-	}
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	if (p >= end || *p != ':')
-		return 0;
-	v = p + 1;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
-	    end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	vlen = (size_t)(end - v);
-	if (vlen == 0 || vlen >= sizeof(value))
-		return 0;
-	memcpy(value, v, vlen);
-	value[vlen] = '\0';
-	if (value[0] >= '0' && value[0] <= '9') {
-		secs = strtol(value, &stop, 10);
-		if (*stop != '\0' || secs < 0)
-			return 0;
-		if (secs > 86400)
-			secs = 86400;
-		*ms = secs * 1000;
-		return 1;
-	} else {
-		time_t when = curl_getdate(value, NULL);
-
-		if (when == (time_t)-1)
-			return 0;
-		secs = (long)when - now_epoch;
-		*ms = secs > 0 ? (secs > 86400 ? 86400 : secs) * 1000 : 0;
-		return 1;
-	}
+	/* One parser for every outbound client: http_client's. */
+	return hc_parse_retry_after(line, len, now_epoch, ms);
 }
 
 /* Copy 's' into 'out', keeping printable ASCII only (no control bytes or

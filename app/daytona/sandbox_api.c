@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "daytona.h"
+#include "daytona_internal.h"
 
 const char *dt_sandbox_label(const struct dt_sandbox *s, const char *key)
 {
@@ -187,11 +188,12 @@ static struct json_object *parse_body(const char *body, size_t len)
 	return obj;
 }
 
-/* Decode the body of 'resp' as one sandbox into 'out' (may be NULL). */
-static enum dt_err decode_one(struct dt_http_resp *resp, struct dt_sandbox *out,
+/* Decode the body of 'resp' as one sandbox into 'arg' (a struct
+ * dt_sandbox, may be NULL); a dt_decode_fn. */
+static enum dt_err decode_one(struct dt_http_resp *resp, void *arg,
     struct dt_status *st)
 {
-	struct dt_sandbox tmp;
+	struct dt_sandbox tmp, *out = arg;
 	struct json_object *obj;
 	enum dt_err err;
 
@@ -340,36 +342,23 @@ enum dt_err dt_sandbox_create(struct dt_client *c,
     struct dt_status *st)
 {
 	struct dt_status local;
-	struct dt_http_resp resp;
 	struct dt_call call = {0};
-	char *body, *url;
+	char *body;
 	enum dt_err err;
 
-	if (st == NULL)
-		st = &local;
-	dt_status_init(st);
+	st = dt_status_begin(st, &local);
 	if (c == NULL || p == NULL || !dt_id_ok(p->name))
 		return st->err = DT_EINVAL;
-	body = dt_create_body(p);
-	url = sandbox_url(c, NULL, NULL);
-	if (body == NULL || url == NULL) {
-		free(body);
-		free(url);
+	if ((body = dt_create_body(p)) == NULL)
 		return st->err = DT_ENOMEM;
-	}
 	call.method = DT_POST;
-	call.url = url;
 	call.body = body;
 	call.body_len = strlen(body);
 	call.idempotent = 0; /* see client.c: never blindly re-create */
 	call.timeout_ms = dt_client_timeout(c, 0);
-	err = dt_call_do(c, &call, &resp, st);
+	err = dt_call_url(c, &call, sandbox_url(c, NULL, NULL), decode_one,
+	    out, st);
 	free(body);
-	free(url);
-	if (err != DT_OK)
-		return err;
-	err = decode_one(&resp, out, st);
-	free(resp.body);
 	return err;
 }
 
@@ -380,32 +369,17 @@ static enum dt_err simple_call(struct dt_client *c, enum dt_method m,
     struct dt_status *st)
 {
 	struct dt_status local;
-	struct dt_http_resp resp;
 	struct dt_call call = {0};
-	char *url;
-	enum dt_err err;
 
-	if (st == NULL)
-		st = &local;
-	dt_status_init(st);
+	st = dt_status_begin(st, &local);
 	if (c == NULL || !dt_id_ok(id))
 		return st->err = DT_EINVAL;
-	url = sandbox_url(c, id, suffix);
-	if (url == NULL)
-		return st->err = DT_ENOMEM;
 	call.method = m;
-	call.url = url;
 	/* GET, DELETE, start and stop are all safe to repeat (client.c). */
 	call.idempotent = 1;
 	call.timeout_ms = timeout_ms;
-	err = dt_call_do(c, &call, &resp, st);
-	free(url);
-	if (err != DT_OK)
-		return err;
-	if (out != NULL)
-		err = decode_one(&resp, out, st);
-	free(resp.body);
-	return err;
+	return dt_call_url(c, &call, sandbox_url(c, id, suffix),
+	    out != NULL ? decode_one : NULL, out, st);
 }
 
 enum dt_err dt_sandbox_get(struct dt_client *c, const char *id_or_name,
@@ -437,10 +411,19 @@ enum dt_err dt_sandbox_delete(struct dt_client *c, const char *id_or_name,
 	return simple_call(c, DT_DELETE, id_or_name, NULL, 0, NULL, st);
 }
 
-/* The list answer in 'body' into a new array of at most 'limit'. */
-static enum dt_err decode_list(const char *body, size_t len, int limit,
-    struct dt_sandbox **items, size_t *count, struct dt_status *st)
+struct list_out {
+	int limit;
+	struct dt_sandbox **items;
+	size_t *count;
+};
+
+/* The list answer into a new array of at most 'limit'; a dt_decode_fn
+ * with a struct list_out. */
+static enum dt_err decode_list(struct dt_http_resp *resp, void *arg,
+    struct dt_status *st)
 {
+	const struct list_out *lo = arg;
+	int limit = lo->limit;
 	struct json_object *root, *arr;
 	struct dt_sandbox *list = NULL;
 	enum dt_err err = DT_OK;
@@ -448,7 +431,7 @@ static enum dt_err decode_list(const char *body, size_t len, int limit,
 
 	/* The current API answers {items, nextCursor}; older ones a bare
 	 * array.  Accept both. */
-	arr = root = parse_body(body, len);
+	arr = root = parse_body(resp->body, resp->body_len);
 	if (root != NULL && json_object_is_type(root, json_type_object) &&
 	    !json_object_object_get_ex(root, "items", &arr))
 		arr = NULL;
@@ -471,8 +454,8 @@ static enum dt_err decode_list(const char *body, size_t len, int limit,
 		free(list);
 		return err;
 	}
-	*items = list;
-	*count = n;
+	*lo->items = list;
+	*lo->count = n;
 	return DT_OK;
 }
 
@@ -511,15 +494,13 @@ enum dt_err dt_sandbox_list(struct dt_client *c, const struct dt_kv *labels,
     size_t nlabels, int limit, struct dt_sandbox **items, size_t *count,
     struct dt_status *st)
 {
+	struct list_out lo = { limit, items, count };
 	struct dt_status local;
-	struct dt_http_resp resp;
 	struct dt_call call = {0};
 	char *url;
 	enum dt_err err;
 
-	if (st == NULL)
-		st = &local;
-	dt_status_init(st);
+	st = dt_status_begin(st, &local);
 	if (items != NULL)
 		*items = NULL;
 	if (count != NULL)
@@ -530,85 +511,53 @@ enum dt_err dt_sandbox_list(struct dt_client *c, const struct dt_kv *labels,
 	if ((err = list_url(c, labels, nlabels, limit, &url)) != DT_OK)
 		return st->err = err;
 	call.method = DT_GET;
-	call.url = url;
 	call.idempotent = 1;
-	err = dt_call_do(c, &call, &resp, st);
-	free(url);
-	if (err != DT_OK)
-		return err;
-	err = decode_list(resp.body, resp.body_len, limit, items, count, st);
-	free(resp.body);
-	return st->err = err;
+	return dt_call_url(c, &call, url, decode_list, &lo, st);
 }
 
 enum dt_err dt_ping(struct dt_client *c, long timeout_ms,
     struct dt_status *st)
 {
 	struct dt_status local;
-	struct dt_http_resp resp;
 	struct dt_call call = {0};
-	char *url;
-	enum dt_err err;
 
-	if (st == NULL)
-		st = &local;
-	dt_status_init(st);
+	st = dt_status_begin(st, &local);
 	if (c == NULL || timeout_ms <= 0)
 		return st->err = DT_EINVAL;
-	if ((url = sandbox_url(c, NULL, "?limit=1")) == NULL)
-		return st->err = DT_ENOMEM;
 	call.method = DT_GET;
-	call.url = url;
 	call.idempotent = 1;
 	call.max_attempts = 1;
 	call.timeout_ms = timeout_ms;
-	err = dt_call_do(c, &call, &resp, st);
-	free(url);
-	if (err == DT_OK)
-		free(resp.body);
-	return err;
+	return dt_call_url(c, &call, sandbox_url(c, NULL, "?limit=1"), NULL,
+	    NULL, st);
 }
 
-enum dt_err dt_toolbox_url(struct dt_client *c, const char *id, char *url,
-    size_t url_len, struct dt_status *st)
-{
-	struct dt_status local;
-	struct dt_http_resp resp;
-	struct dt_call call = {0};
-	struct json_object *root = NULL, *u;
-	char *req_url;
-	const char *s;
-	enum dt_err err;
+struct tb_out {
+	struct dt_client *c;
+	char *url;
+	size_t url_len;
+};
 
-	if (st == NULL)
-		st = &local;
-	dt_status_init(st);
-	if (c == NULL || !dt_id_ok(id) || url == NULL || url_len == 0)
-		return st->err = DT_EINVAL;
-	if (dt_client_tb_cache_get(c, url, url_len))
-		return st->err = DT_OK;
-	req_url = sandbox_url(c, id, "/toolbox-proxy-url");
-	if (req_url == NULL)
-		return st->err = DT_ENOMEM;
-	call.method = DT_GET;
-	call.url = req_url;
-	call.idempotent = 1;
-	err = dt_call_do(c, &call, &resp, st);
-	free(req_url);
-	if (err != DT_OK)
-		return err;
-	root = parse_body(resp.body, resp.body_len);
-	free(resp.body);
-	err = DT_EPROTO;
+/* {"url": "http(s)://..."} into a struct tb_out, cached; a dt_decode_fn. */
+static enum dt_err decode_toolbox_url(struct dt_http_resp *resp, void *arg,
+    struct dt_status *st)
+{
+	const struct tb_out *to = arg;
+	struct json_object *root, *u;
+	const char *s;
+	enum dt_err err = DT_EPROTO;
+
+	root = parse_body(resp->body, resp->body_len);
 	if (root != NULL && json_object_is_type(root, json_type_object) &&
 	    json_object_object_get_ex(root, "url", &u) &&
 	    json_object_is_type(u, json_type_string)) {
 		s = json_object_get_string(u);
 		if ((strncmp(s, "http://", 7) == 0 ||
-		    strncmp(s, "https://", 8) == 0) && strlen(s) < url_len &&
-		    strlen(s) < DT_URL_MAX && strpbrk(s, " \r\n\t") == NULL) {
-			memcpy(url, s, strlen(s) + 1);
-			dt_client_tb_cache_set(c, url);
+		    strncmp(s, "https://", 8) == 0) &&
+		    strlen(s) < to->url_len && strlen(s) < DT_URL_MAX &&
+		    strpbrk(s, " \r\n\t") == NULL) {
+			memcpy(to->url, s, strlen(s) + 1);
+			dt_client_tb_cache_set(to->c, to->url);
 			err = DT_OK;
 		}
 	}
@@ -616,5 +565,23 @@ enum dt_err dt_toolbox_url(struct dt_client *c, const char *id, char *url,
 		snprintf(st->message, sizeof(st->message),
 		    "toolbox-proxy-url answer has no usable url");
 	json_object_put(root);
-	return st->err = err;
+	return err;
+}
+
+enum dt_err dt_toolbox_url(struct dt_client *c, const char *id, char *url,
+    size_t url_len, struct dt_status *st)
+{
+	struct tb_out to = { c, url, url_len };
+	struct dt_status local;
+	struct dt_call call = {0};
+
+	st = dt_status_begin(st, &local);
+	if (c == NULL || !dt_id_ok(id) || url == NULL || url_len == 0)
+		return st->err = DT_EINVAL;
+	if (dt_client_tb_cache_get(c, url, url_len))
+		return st->err = DT_OK;
+	call.method = DT_GET;
+	call.idempotent = 1;
+	return dt_call_url(c, &call, sandbox_url(c, id, "/toolbox-proxy-url"),
+	    decode_toolbox_url, &to, st);
 }

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "daytona.h"
+#include "daytona_internal.h"
 
 #define PATH_MAX_LEN 4096
 /* A command's timeout is capped at a day: a bound, not a policy. */
@@ -66,11 +67,29 @@ static enum dt_err toolbox_url(struct dt_client *c, const char *id,
 	return st->err = err;
 }
 
-/* A network failure may mean the proxy moved: look it up again next time. */
-static void forget_proxy_on(struct dt_client *c, enum dt_err err)
+/* dt_call_url() to a toolbox URL.  A network failure may mean the proxy
+ * moved: look it up again next time. */
+static enum dt_err tb_send(struct dt_client *c, struct dt_call *call,
+    char *url, dt_decode_fn decode, void *arg, struct dt_status *st)
 {
+	enum dt_err err = dt_call_url(c, call, url, decode, arg, st);
+
 	if (err == DT_ENETWORK)
 		dt_client_tb_cache_set(c, NULL);
+	return err;
+}
+
+/* 'call' to "<proxy>/<id><op>[?path=...]". */
+static enum dt_err tb_call(struct dt_client *c, const char *id,
+    const char *op, const char *path, struct dt_call *call,
+    dt_decode_fn decode, void *arg, struct dt_status *st)
+{
+	char *url;
+	enum dt_err err;
+
+	if ((err = toolbox_url(c, id, op, path, &url, st)) != DT_OK)
+		return err;
+	return tb_send(c, call, url, decode, arg, st);
 }
 
 /* The timeout sent: always bounded, since the daemon waits for ever when
@@ -213,16 +232,27 @@ void dt_exec_result_free(struct dt_exec_result *r)
 	r->output_len = 0;
 }
 
-/* Decode ExecuteResponse {exitCode, result} (older daemons: "code"). */
-static enum dt_err decode_exec(const char *body, size_t len, size_t max_output,
-    struct dt_exec_result *out, struct dt_status *st)
+struct exec_out {
+	size_t max_output;
+	struct dt_exec_result *out;
+};
+
+/* Decode ExecuteResponse {exitCode, result} (older daemons: "code") into
+ * a struct exec_out; a dt_decode_fn. */
+static enum dt_err decode_exec(struct dt_http_resp *resp, void *arg,
+    struct dt_status *st)
 {
+	const char *body = resp->body;
+	size_t len = resp->body_len, max_output;
+	struct dt_exec_result *out;
 	struct json_tokener *tok;
 	struct json_object *root, *code = NULL, *result = NULL;
 	const char *s;
 	size_t n;
 	enum dt_err err = DT_EPROTO;
 
+	max_output = ((const struct exec_out *)arg)->max_output;
+	out = ((const struct exec_out *)arg)->out;
 	if (body == NULL || len == 0 || len > (size_t)INT32_MAX) {
 		snprintf(st->message, sizeof(st->message), "empty answer");
 		return DT_EPROTO;
@@ -282,16 +312,14 @@ enum dt_err dt_process_execute(struct dt_client *c, const char *id,
     struct dt_status *st)
 {
 	struct dt_status local;
-	struct dt_http_resp resp;
 	struct dt_call call = {0};
-	char *url = NULL, *body;
+	struct exec_out eo;
+	char *url, *body;
 	size_t max_output, cap;
 	int timeout;
 	enum dt_err err;
 
-	if (st == NULL)
-		st = &local;
-	dt_status_init(st);
+	st = dt_status_begin(st, &local);
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
 	if (c == NULL || !dt_id_ok(id) || p == NULL || out == NULL ||
@@ -299,6 +327,8 @@ enum dt_err dt_process_execute(struct dt_client *c, const char *id,
 		return st->err = DT_EINVAL;
 	if ((err = exec_body(p, &body)) != DT_OK)
 		return st->err = err;
+	/* Apart from the send: a 408 below must be the daemon's, not one
+	 * from looking up the proxy. */
 	err = toolbox_url(c, id, "/process/execute", NULL, &url, st);
 	if (err != DT_OK) {
 		free(body);
@@ -312,15 +342,15 @@ enum dt_err dt_process_execute(struct dt_client *c, const char *id,
 	cap = max_output < (SIZE_MAX - 65536) / 6 ?
 	    max_output * 6 + 65536 : SIZE_MAX / 2;
 	call.method = DT_POST;
-	call.url = url;
 	call.body = body;
 	call.body_len = strlen(body);
 	call.idempotent = 0; /* a command may have run: never resend */
 	/* Bounded by the command's own timeout plus a margin. */
 	call.timeout_ms = (long)timeout * 1000 + dt_client_timeout(c, 1);
 	call.max_response = cap;
-	err = dt_call_do(c, &call, &resp, st);
-	free(url);
+	eo.max_output = max_output;
+	eo.out = out;
+	err = tb_send(c, &call, url, decode_exec, &eo, st);
 	free(body);
 	if (err == DT_ETIMEOUT && st->http_status == 408) {
 		/* The daemon killed the command at its timeout. */
@@ -332,12 +362,7 @@ enum dt_err dt_process_execute(struct dt_client *c, const char *id,
 		st->message[0] = '\0';
 		return st->err = DT_OK;
 	}
-	forget_proxy_on(c, err);
-	if (err != DT_OK)
-		return err;
-	err = decode_exec(resp.body, resp.body_len, max_output, out, st);
-	free(resp.body);
-	return st->err = err;
+	return err;
 }
 
 /* A boundary that does not occur in 'data'. */
@@ -366,18 +391,15 @@ enum dt_err dt_file_upload(struct dt_client *c, const char *id,
     const char *path, const void *data, size_t len, struct dt_status *st)
 {
 	struct dt_status local;
-	struct dt_http_resp resp;
 	struct dt_call call = {0};
-	char boundary[48], fname[128], *url = NULL, *ctype = NULL, *body;
+	char boundary[48], fname[128], *ctype = NULL, *body;
 	const char *base;
 	size_t i, head_len, total;
 	int n;
 	enum dt_err err;
 	char head[512];
 
-	if (st == NULL)
-		st = &local;
-	dt_status_init(st);
+	st = dt_status_begin(st, &local);
 	if (c == NULL || !dt_id_ok(id) || !path_ok(path) ||
 	    (data == NULL && len > 0))
 		return st->err = DT_EINVAL;
@@ -415,14 +437,7 @@ enum dt_err dt_file_upload(struct dt_client *c, const char *id,
 		free(body);
 		return st->err = DT_ENOMEM;
 	}
-	err = toolbox_url(c, id, "/files/upload", path, &url, st);
-	if (err != DT_OK) {
-		free(body);
-		free(ctype);
-		return err;
-	}
 	call.method = DT_POST;
-	call.url = url;
 	call.body = body;
 	call.body_len = total;
 	call.content_type = ctype;
@@ -430,29 +445,41 @@ enum dt_err dt_file_upload(struct dt_client *c, const char *id,
 	 * file: safe to repeat. */
 	call.idempotent = 1;
 	call.timeout_ms = dt_client_timeout(c, 0);
-	err = dt_call_do(c, &call, &resp, st);
-	free(url);
+	err = tb_call(c, id, "/files/upload", path, &call, NULL, NULL, st);
 	free(body);
 	free(ctype);
-	forget_proxy_on(c, err);
-	if (err == DT_OK)
-		free(resp.body);
 	return err;
+}
+
+struct download_out {
+	char **data;
+	size_t *len;
+};
+
+/* Keep the answer as it is (an empty one as ""); a dt_decode_fn. */
+static enum dt_err take_body(struct dt_http_resp *resp, void *arg,
+    struct dt_status *st)
+{
+	const struct download_out *dl = arg;
+
+	(void)st;
+	if (resp->body == NULL && (resp->body = strdup("")) == NULL)
+		return DT_ENOMEM;
+	*dl->data = resp->body;
+	*dl->len = resp->body_len;
+	resp->body = NULL;
+	return DT_OK;
 }
 
 enum dt_err dt_file_download(struct dt_client *c, const char *id,
     const char *path, size_t max, char **data, size_t *len,
     struct dt_status *st)
 {
+	struct download_out dl = { data, len };
 	struct dt_status local;
-	struct dt_http_resp resp;
 	struct dt_call call = {0};
-	char *url = NULL;
-	enum dt_err err;
 
-	if (st == NULL)
-		st = &local;
-	dt_status_init(st);
+	st = dt_status_begin(st, &local);
 	if (data != NULL)
 		*data = NULL;
 	if (len != NULL)
@@ -460,26 +487,11 @@ enum dt_err dt_file_download(struct dt_client *c, const char *id,
 	if (c == NULL || !dt_id_ok(id) || !path_ok(path) || data == NULL ||
 	    len == NULL || max == 0 || max == SIZE_MAX)
 		return st->err = DT_EINVAL;
-	err = toolbox_url(c, id, "/files/download", path, &url, st);
-	if (err != DT_OK)
-		return err;
 	call.method = DT_GET;
-	call.url = url;
 	call.idempotent = 1;
 	call.max_response = max;
-	err = dt_call_do(c, &call, &resp, st);
-	free(url);
-	forget_proxy_on(c, err);
-	if (err != DT_OK)
-		return err;
-	if (resp.body == NULL) {
-		resp.body = strdup("");
-		if (resp.body == NULL)
-			return st->err = DT_ENOMEM;
-	}
-	*data = resp.body;
-	*len = resp.body_len;
-	return DT_OK;
+	return tb_call(c, id, "/files/download", path, &call, take_body, &dl,
+	    st);
 }
 
 void dt_file_info_free(struct dt_file_info *items, size_t count)
@@ -526,47 +538,27 @@ static enum dt_err decode_file_info(struct json_object *o,
 	return DT_OK;
 }
 
-enum dt_err dt_file_list(struct dt_client *c, const char *id, const char *path,
-    struct dt_file_info **items, size_t *count, struct dt_status *st)
+struct list_out {
+	struct dt_file_info **items;
+	size_t *count;
+};
+
+/* A JSON array of FileInfo into a struct list_out; a dt_decode_fn. */
+static enum dt_err decode_file_list(struct dt_http_resp *resp, void *arg,
+    struct dt_status *st)
 {
-	struct dt_status local;
-	struct dt_http_resp resp;
-	struct dt_call call = {0};
+	const struct list_out *lo = arg;
 	struct json_tokener *tok;
 	struct json_object *root = NULL;
 	struct dt_file_info *list = NULL;
-	char *url = NULL;
 	size_t i, n = 0;
-	enum dt_err err;
+	enum dt_err err = DT_EPROTO;
 
-	if (st == NULL)
-		st = &local;
-	dt_status_init(st);
-	if (items != NULL)
-		*items = NULL;
-	if (count != NULL)
-		*count = 0;
-	if (c == NULL || !dt_id_ok(id) || !path_ok(path) || items == NULL ||
-	    count == NULL)
-		return st->err = DT_EINVAL;
-	err = toolbox_url(c, id, "/files", path, &url, st);
-	if (err != DT_OK)
-		return err;
-	call.method = DT_GET;
-	call.url = url;
-	call.idempotent = 1;
-	err = dt_call_do(c, &call, &resp, st);
-	free(url);
-	forget_proxy_on(c, err);
-	if (err != DT_OK)
-		return err;
-	err = DT_EPROTO;
 	tok = json_tokener_new_ex(16);
-	if (tok != NULL && resp.body != NULL && resp.body_len <= INT32_MAX)
-		root = json_tokener_parse_ex(tok, resp.body,
-		    (int)resp.body_len);
+	if (tok != NULL && resp->body != NULL && resp->body_len <= INT32_MAX)
+		root = json_tokener_parse_ex(tok, resp->body,
+		    (int)resp->body_len);
 	json_tokener_free(tok);
-	free(resp.body);
 	if (root == NULL || !json_object_is_type(root, json_type_array)) {
 		snprintf(st->message, sizeof(st->message),
 		    "file list answer is not an array");
@@ -586,12 +578,32 @@ enum dt_err dt_file_list(struct dt_client *c, const char *id, const char *path,
 			goto out;
 		}
 	}
-	*items = list;
-	*count = n;
+	*lo->items = list;
+	*lo->count = n;
 	list = NULL;
 	err = DT_OK;
 out:
 	dt_file_info_free(list, n);
 	json_object_put(root);
-	return st->err = err;
+	return err;
+}
+
+enum dt_err dt_file_list(struct dt_client *c, const char *id, const char *path,
+    struct dt_file_info **items, size_t *count, struct dt_status *st)
+{
+	struct list_out lo = { items, count };
+	struct dt_status local;
+	struct dt_call call = {0};
+
+	st = dt_status_begin(st, &local);
+	if (items != NULL)
+		*items = NULL;
+	if (count != NULL)
+		*count = 0;
+	if (c == NULL || !dt_id_ok(id) || !path_ok(path) || items == NULL ||
+	    count == NULL)
+		return st->err = DT_EINVAL;
+	call.method = DT_GET;
+	call.idempotent = 1;
+	return tb_call(c, id, "/files", path, &call, decode_file_list, &lo, st);
 }

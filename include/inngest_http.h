@@ -1,0 +1,28 @@
+/*
+ * inngest_http.h -- the Inngest SDK's transport (struct ing_transport,
+ * inngest_transport.h) over Omni's one outbound HTTP client, so that the
+ * SDK's requests follow the same rules as every other outbound request
+ * (http_client.h): per-thread connection reuse, timeouts, TLS
+ * verification, http/https only, no redirects, close-on-exec sockets,
+ * capped answers.
+ *
+ * It replaces ing_transport_curl.  Errors: ING_OK whenever an HTTP answer
+ * came back (any status); ING_ETRANSPORT on connection errors, timeouts
+ * and refused (non-http) URLs; ING_ETOOLARGE past the request's cap (which
+ * applies to every status); ING_ENOMEM; ING_EINVAL for a request without
+ * a method or URL.  On ING_OK the body is malloc'd, NUL-terminated, never
+ * NULL, and released with ing_http_res_free() (or free()); on error the
+ * response is zeroed.
+ *
+ * Start-up: http_client_global_init() must run while the process is
+ * single-threaded (ing_app_new() is the place); send() calls it too, which
+ * is harmless once it has run.
+ */
+#ifndef OMNI_INNGEST_HTTP_H
+#define OMNI_INNGEST_HTTP_H
+
+#include "inngest_transport.h"
+
+extern const struct ing_transport omni_inngest_transport;
+
+#endif
