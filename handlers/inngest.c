@@ -33,7 +33,9 @@
 #include "config.h"
 #include "functions.h"
 #include "handlers.h"
+#include "http_client.h"
 #include "inngest.h"
+#include "inngest_http.h"
 #include "log.h"
 #include "omni_worker.h"
 
@@ -110,6 +112,7 @@ static void sdk_log_call(void *ud, const struct ing_log_call *c)
 int inngest_handlers_init(struct omni_worker *w, char *err, size_t errlen)
 {
 	const struct ing_hooks hooks = {
+		.transport = &omni_inngest_transport,
 		.log = sdk_log,
 		.log_call = sdk_log_call,
 	};
@@ -118,6 +121,11 @@ int inngest_handlers_init(struct omni_worker *w, char *err, size_t errlen)
 
 	if (w->inngest != NULL)
 		return 0;
+	/* libcurl's global set-up, while the worker is single-threaded. */
+	if (http_client_global_init() != 0) {
+		snprintf(err, errlen, "inngest: libcurl cannot initialise");
+		return -1;
+	}
 	icfg = ing_config_from(w->cfg);
 	e = ing_app_new(&icfg, &hooks, &w->inngest);
 	if (e != ING_OK) {

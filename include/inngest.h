@@ -13,9 +13,9 @@
  *   inngest_event.h     sending events from anywhere (handlers, steps)
  *   inngest_signing.h   request signatures and key hashes
  *   inngest_jcs.h       RFC 8785 canonical JSON (signature fallback)
- *   inngest_transport.h outgoing HTTP (libcurl) behind a swappable vtable
+ *   inngest_transport.h outgoing HTTP: the vtable the host implements
  *
- * Dependencies: libc, json-c, OpenSSL and (transport_curl.c only) libcurl.
+ * Dependencies: libc, json-c and OpenSSL; no network code of its own.
  * The SDK includes no header of its host program: configuration comes in
  * as struct ing_config, logging goes out through struct ing_hooks, and
  * requests come in as struct ing_request.  handlers/inngest.c is Omni's
@@ -225,7 +225,9 @@ struct ing_log_call {
 
 /*
  * Seams for the host and for tests.  Any NULL member means the default:
- * the libcurl transport (inngest_transport.h), CLOCK_REALTIME, nanosleep,
+ * no transport (ing_transport_none: every outgoing request fails with
+ * ING_ETRANSPORT; a host that syncs or sends events gives its own),
+ * CLOCK_REALTIME, nanosleep,
  * and no logging at all (the SDK writes nothing on its own; a host that
  * wants the lines installs 'log' and 'log_call').
  *
@@ -254,8 +256,7 @@ struct ing_hooks {
  * defaults.  The app id is cfg->app_id (ING_DEFAULT_APP_ID if unset).
  *
  * 'hooks' may be NULL (copied).  On ING_OK '*out' is owned by the caller.
- * ING_EINVAL for a NULL 'cfg'; ING_ENOMEM out of memory (or libcurl's
- * global init failing).
+ * ING_EINVAL for a NULL 'cfg'; ING_ENOMEM out of memory.
  */
 enum ing_err ing_app_new(const struct ing_config *cfg,
     const struct ing_hooks *hooks, struct ing_app **out);

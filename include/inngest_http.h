@@ -6,7 +6,7 @@
  * verification, http/https only, no redirects, close-on-exec sockets,
  * capped answers.
  *
- * It replaces ing_transport_curl.  Errors: ING_OK whenever an HTTP answer
+ * Omni hands it to the SDK in handlers/inngest.c.  Errors: ING_OK whenever an HTTP answer
  * came back (any status); ING_ETRANSPORT on connection errors, timeouts
  * and refused (non-http) URLs; ING_ETOOLARGE past the request's cap (which
  * applies to every status); ING_ENOMEM; ING_EINVAL for a request without
@@ -15,8 +15,8 @@
  * response is zeroed.
  *
  * Start-up: http_client_global_init() must run while the process is
- * single-threaded (ing_app_new() is the place); send() calls it too, which
- * is harmless once it has run.
+ * single-threaded (inngest_handlers_init does it before ing_app_new);
+ * send() calls it too, which is harmless once it has run.
  */
 #ifndef OMNI_INNGEST_HTTP_H
 #define OMNI_INNGEST_HTTP_H

@@ -12,9 +12,8 @@
  *     include it (and white-box unit tests).  It may include the
  *     public headers.
  *   - The SDK's .c files include libc, json-c, OpenSSL, the SDK's own
- *     headers and nothing else; libcurl is confined to transport_curl.c,
- *     which includes only the public inngest_transport.h so it can be
- *     moved out or replaced.
+ *     headers and nothing else.  The transport is the host's (the
+ *     public inngest_transport.h is its whole contract).
  *   - Calls run one way, down this list: serve.c dispatches to sync.c and
  *     call.c; all three answer through respond.c; everything builds on
  *     app.c, ctx.c, step.c, event.c, signing.c, jcs.c and util.c.
@@ -33,7 +32,6 @@
  *   call.c      POST: call requests
  *   signing.c   signatures and key hashes
  *   event.c     event client
- *   transport_curl.c  libcurl transport (public header only)
  *   jcs.c       RFC 8785
  */
 #ifndef OMNI_INNGEST_INTERNAL_H

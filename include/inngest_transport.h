@@ -3,15 +3,14 @@
  * sending, fetching a run's batch and actions).
  *
  * One small vtable so that unit tests can answer with canned responses and
- * record what the SDK sent; ing_transport_curl is the real one.  Every call
- * is bounded: libcurl runs with CURLOPT_NOSIGNAL (threads), a connect
- * timeout and a total timeout, only http/https, no redirects, and the
- * response body is capped.
+ * record what the SDK sent; the program embedding the SDK supplies the
+ * real one (ing_hooks.transport).  A transport must bound every call:
+ * the connect and total timeouts of the request, http/https only, no
+ * redirects, the response body capped at max_response.
  *
- * This header is the whole contract between the SDK and a transport:
- * transport_curl.c includes nothing else of the SDK, so another
- * implementation (say, over a host's own HTTP client) needs only this
- * file.  A transport may be called from many threads at once.
+ * This header is the whole contract between the SDK and a transport: an
+ * implementation (Omni's runs over its outbound HTTP client) needs only
+ * this file.  A transport may be called from many threads at once.
  *
  * Ownership: the request is borrowed.  On ING_OK the response body is a
  * malloc'd NUL-terminated buffer the caller frees with
@@ -53,18 +52,14 @@ struct ing_transport {
 	void *ud;
 };
 
-/* The libcurl transport.  curl_global_init() must have run before threads
- * start (ing_app_new() does it through the function below). */
-extern const struct ing_transport ing_transport_curl;
-
 /*
- * libcurl's global init and cleanup (reference counted by libcurl), so
- * that only transport_curl.c includes curl.h.  Not thread safe: call
- * while the process is single-threaded.  Init returns 0, or -1 if
- * libcurl could not initialise.
+ * The transport an app has when its hooks give none: every send fails
+ * with ING_ETRANSPORT, so an app that was never given a way out says so
+ * instead of reaching the network behind its user's back.  The SDK ships
+ * no network code of its own: the program that embeds it brings the
+ * transport (Omni's is app/net/inngest_transport.c).
  */
-int ing_transport_curl_global_init(void);
-void ing_transport_curl_global_cleanup(void);
+extern const struct ing_transport ing_transport_none;
 
 /* Free the body of 'res' and zero it. */
 void ing_http_res_free(struct ing_http_res *res);

@@ -208,17 +208,11 @@ enum ing_err ing_app_new(const struct ing_config *cfg,
 	*out = NULL;
 	if (cfg == NULL)
 		return ING_EINVAL;
-	/* libcurl's global init is not thread safe; do it while the
-	 * process is still single-threaded.  Reference counted by curl. */
-	if (ing_transport_curl_global_init() != 0)
-		return ING_ENOMEM;
 	app = calloc(1, sizeof(*app));
-	if (app == NULL) {
-		ing_transport_curl_global_cleanup();
+	if (app == NULL)
 		return ING_ENOMEM;
-	}
 	/* Hooks first: reading the configuration may already log. */
-	app->hooks.transport = &ing_transport_curl;
+	app->hooks.transport = &ing_transport_none;
 	app->hooks.now_ms = real_now_ms;
 	app->hooks.sleep_ms = real_sleep_ms;
 	if (hooks != NULL) {
@@ -267,7 +261,6 @@ void ing_app_free(struct ing_app *app)
 	free(app->fns);
 	OPENSSL_cleanse(app, sizeof(*app)); /* holds the bearer tokens */
 	free(app);
-	ing_transport_curl_global_cleanup();
 }
 
 void ing_app_set_data(struct ing_app *app, void *data)

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "inngest_internal.h"
+#include "inngest_transport.h"
 
 /* ---- buffer -------------------------------------------------------- */
 
@@ -501,3 +502,22 @@ struct json_object *ing_json_push_object(struct json_object *arr)
 {
 	return add_child(arr, NULL, json_object_new_object());
 }
+
+void ing_http_res_free(struct ing_http_res *res)
+{
+	if (res == NULL)
+		return;
+	free(res->body);
+	memset(res, 0, sizeof(*res));
+}
+
+static enum ing_err no_transport(void *ud, const struct ing_http_req *req,
+    struct ing_http_res *res)
+{
+	(void)ud;
+	(void)req;
+	memset(res, 0, sizeof(*res));
+	return ING_ETRANSPORT;
+}
+
+const struct ing_transport ing_transport_none = { no_transport, NULL };

@@ -1,7 +1,9 @@
 /*
- * test_inngest_transport.c -- the libcurl transport (inngest_transport.h)
- * against a one-shot HTTP server on 127.0.0.1 run in a thread: answers,
- * request bytes, the response cap, connection errors, the timeout.
+ * test_inngest_transport.c -- Omni's transport for the SDK
+ * (inngest_http.h, struct ing_transport over http_client.h) against a
+ * one-shot HTTP server on 127.0.0.1 run in a thread: answers, request
+ * bytes, the response cap, connection errors, the timeout; and the SDK's
+ * own ing_transport_none, which never reaches the network.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,9 +19,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
 
 #include "inngest.h"
+#include "http_client.h"
+#include "inngest_http.h"
 #include "inngest_transport.h"
 
 struct server {
@@ -106,7 +109,7 @@ static enum ing_err post(struct server *s, const char *path, size_t cap,
 	req.body_len = 7;
 	req.max_response = cap;
 	req.timeout_ms = timeout_ms;
-	return ing_transport_curl.send(NULL, &req, res);
+	return omni_inngest_transport.send(NULL, &req, res);
 }
 
 static void test_answer_and_request_bytes(void **state)
@@ -192,9 +195,30 @@ static void test_other_protocols_refused(void **state)
 	memset(&req, 0, sizeof(req));
 	req.method = "GET";
 	req.url = "file:///etc/passwd";
-	assert_int_equal(ing_transport_curl.send(NULL, &req, &res),
+	assert_int_equal(omni_inngest_transport.send(NULL, &req, &res),
 	    ING_ETRANSPORT);
 	assert_null(res.body);
+}
+
+/* An app given no transport fails every request, to anywhere. */
+static void test_no_transport_never_connects(void **state)
+{
+	struct server srv;
+	struct ing_http_req req = { 0 };
+	struct ing_http_res res = { .status = 99 };
+	char url[64];
+
+	(void)state;
+	start(&srv, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv.port);
+	req.method = "GET";
+	req.url = url;
+	assert_int_equal(ing_transport_none.send(NULL, &req, &res),
+	    ING_ETRANSPORT);
+	assert_int_equal(res.status, 0);
+	assert_null(res.body);
+	finish(&srv);
+	assert_string_equal(srv.got, ""); /* nothing was sent to it */
 }
 
 int main(void)
@@ -206,11 +230,12 @@ int main(void)
 		cmocka_unit_test(test_timeout_is_a_transport_error),
 		cmocka_unit_test(test_refused_connection_is_a_transport_error),
 		cmocka_unit_test(test_other_protocols_refused),
+		cmocka_unit_test(test_no_transport_never_connects),
 	};
 	int rc;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (http_client_global_init() != 0)
+		return 1;
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	curl_global_cleanup();
 	return rc;
 }
