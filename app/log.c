@@ -72,6 +72,18 @@ int log_level_parse(const char *name, enum log_level *out)
 	return -1;
 }
 
+/* The request the calling thread is serving (fcgi_io.c sets it), so that
+ * every line written meanwhile, by any module, names it. */
+static _Thread_local char current_request[72];
+
+void log_set_request_id(const char *id)
+{
+	if (id == NULL)
+		current_request[0] = '\0';
+	else
+		snprintf(current_request, sizeof(current_request), "%s", id);
+}
+
 struct json_object *log_begin(enum log_level level, const char *event)
 {
 	char ts[40];
@@ -91,6 +103,9 @@ struct json_object *log_begin(enum log_level level, const char *event)
 	    json_object_new_string(event != NULL ? event : ""));
 	json_object_object_add(line, "pid",
 	    json_object_new_int64((int64_t)getpid()));
+	if (current_request[0] != '\0')
+		json_object_object_add(line, "request_id",
+		    json_object_new_string(current_request));
 	return line;
 }
 

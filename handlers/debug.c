@@ -56,7 +56,8 @@ void handle_debug_sleep(struct http_request *req, struct http_response *resp)
 	if (errno != 0 || *end != '\0' || end == v || ms < 0 ||
 	    ms > DEBUG_SLEEP_MAX_MS) {
 		http_response_field_error(resp, API_VALIDATION_ERROR,
-		    "ms must be an integer from 0 to 60000", "ms",
+		    "ms must be an integer from 0 to "
+		    HANDLER_STR(DEBUG_SLEEP_MAX_MS), "ms",
 		    "out of range");
 		return;
 	}
@@ -144,7 +145,8 @@ void handle_debug_sandbox_exec(struct http_request *req,
 	je = json_get_string(req->json, "sandboxId", SBX_ID_MAX - 1, &id);
 	if (je != JSON_OK || !sbx_id_valid(id)) {
 		http_response_field_error(resp, API_VALIDATION_ERROR,
-		    "sandboxId must be 1 to 127 characters of letters, "
+		    "sandboxId must be 1 to " HANDLER_STR(SBX_ID_CHARS)
+		    " characters of letters, "
 		    "digits, '.', '_' and '-'", "sandboxId",
 		    je != JSON_OK ? json_strerror(je) : "is not a sandbox id");
 		return;
@@ -153,13 +155,15 @@ void handle_debug_sandbox_exec(struct http_request *req,
 	    &command);
 	if (je != JSON_OK) {
 		http_response_field_error(resp, API_VALIDATION_ERROR,
-		    "command must be a string of 1 to 8192 bytes", "command",
+		    "command must be a string of 1 to "
+		    HANDLER_STR(DEBUG_EXEC_COMMAND_MAX) " bytes", "command",
 		    json_strerror(je));
 		return;
 	}
 	if ((timeout_s = timeout_field(req->json)) < 0) {
 		http_response_field_error(resp, API_VALIDATION_ERROR,
-		    "timeoutS must be an integer from 1 to 300", "timeoutS",
+		    "timeoutS must be an integer from 1 to "
+		    HANDLER_STR(DEBUG_EXEC_TIMEOUT_MAX_S), "timeoutS",
 		    "out of range");
 		return;
 	}

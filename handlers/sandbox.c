@@ -270,7 +270,8 @@ static const char *id_param(struct http_request *req,
 	}
 	if (!sbx_id_valid(id)) {
 		http_response_field_error(resp, API_VALIDATION_ERROR,
-		    "id must be 1 to 127 characters of letters, digits, "
+		    "id must be 1 to " HANDLER_STR(SBX_ID_CHARS)
+		    " characters of letters, digits, "
 		    "'.', '_' and '-'", "id", "is not a sandbox id");
 		return NULL;
 	}
@@ -338,7 +339,8 @@ void handle_sandbox_create(struct http_request *req,
 	je = json_get_string(req->json, "userId", SBX_USER_MAX - 1, &user_id);
 	if (je != JSON_OK) {
 		http_response_field_error(resp, API_VALIDATION_ERROR,
-		    "userId must be a string of 1 to 127 characters",
+		    "userId must be a string of 1 to "
+		    HANDLER_STR(SBX_USER_CHARS) " characters",
 		    "userId", json_strerror(je));
 		return;
 	}

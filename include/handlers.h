@@ -28,6 +28,13 @@ struct sbx_error;
 struct sbx_info;
 struct sbx_provider;
 
+/* A numeric limit as a string literal, so that the validation messages
+ * quote the constant the check uses and cannot drift from it: "up to "
+ * HANDLER_STR(DEBUG_EXEC_COMMAND_MAX) " bytes".  The argument must be a
+ * plain literal macro. */
+#define HANDLER_STR_(x) #x
+#define HANDLER_STR(x) HANDLER_STR_(x)
+
 /* Omni's route table: every endpoint of the contract. */
 extern const struct route omni_routes[];
 extern const size_t omni_routes_count;

@@ -2,7 +2,8 @@
  * log.h -- structured logging: one JSON object per line on stderr.
  *
  * Every line carries "ts" (RFC 3339 UTC with milliseconds), "level",
- * "event" and "pid".  NGINX, Caddy or the supervisor collect stderr.
+ * "event" and "pid", and, while the thread serves a request, its
+ * "request_id" (log_set_request_id), whichever module writes the line.  NGINX, Caddy or the supervisor collect stderr.
  * Lines below the threshold set by log_set_level() cost one comparison:
  * log_begin() returns NULL and no field is built.
  *
@@ -49,6 +50,10 @@ int log_level_parse(const char *name, enum log_level *out);
  * the object to log_end(), which writes and frees it (NULL is accepted).
  */
 struct json_object *log_begin(enum log_level level, const char *event);
+
+/* The request id the calling thread's lines carry from now on (copied;
+ * at most 64 characters are kept); NULL when the request is done. */
+void log_set_request_id(const char *id);
 void log_end(struct json_object *line);
 
 /* One line with a "msg" field formatted printf-style.  The text must not

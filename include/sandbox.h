@@ -62,8 +62,12 @@ enum sbx_err {
 	SBX__MAX
 };
 
-#define SBX_ID_MAX 128
-#define SBX_USER_MAX 128
+/* The longest id and user id, in characters (the API's limits, which the
+ * validation messages quote), and the buffers that hold them. */
+#define SBX_ID_CHARS 127
+#define SBX_USER_CHARS 127
+#define SBX_ID_MAX (SBX_ID_CHARS + 1)
+#define SBX_USER_MAX (SBX_USER_CHARS + 1)
 #define SBX_TIME_MAX 40
 
 struct sbx_info {

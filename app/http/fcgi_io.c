@@ -82,8 +82,6 @@ static void log_request(const struct http_request *req, int status)
 	    (double)(now.tv_nsec - req->started.tv_nsec) / 1e6;
 	/* The path is logged, never the query or body: those carry user
 	 * data (ids, prompts) that the log has no business keeping. */
-	json_object_object_add(line, "request_id",
-	    json_object_new_string(req->request_id));
 	json_object_object_add(line, "method",
 	    json_object_new_string(req->method[0] ? req->method : "-"));
 	json_object_object_add(line, "path",
@@ -132,6 +130,7 @@ void fcgi_serve(FCGX_Request *fr, const struct fcgi_site *site)
 	    site->cfg->max_body, site->cfg);
 	req.ratelimit = site->ratelimit;
 	req.app = site->app;
+	log_set_request_id(req.request_id);
 	if (perr != HTTP_PARSE_OK)
 		parse_error_response(perr, &resp);
 	else
@@ -148,6 +147,7 @@ void fcgi_serve(FCGX_Request *fr, const struct fcgi_site *site)
 		fcgi_write_response(fr->out, &req, &resp);
 	}
 	log_request(&req, resp.status);
+	log_set_request_id(NULL);
 	http_response_free(&resp);
 	http_request_free(&req);
 }

@@ -446,7 +446,7 @@ struct child {
 static enum sbx_err spawn(const struct local_impl *li, struct launch *l,
     struct child *ch)
 {
-	int pipefd[2];
+	int pipefd[2], fork_errno;
 
 	memset(ch, 0, sizeof(*ch));
 	child_limits_of(li, &l->cl);
@@ -462,11 +462,13 @@ static enum sbx_err spawn(const struct local_impl *li, struct launch *l,
 	ch->pid = fork();
 	if (ch->pid == 0)
 		child_run(l);
+	/* fork's errno, before the closes below can change it. */
+	fork_errno = ch->pid < 0 ? errno : 0;
 	close(l->devnull);
 	close(pipefd[1]);
 	if (ch->pid < 0) {
 		close(pipefd[0]);
-		return errno == ENOMEM ? SBX_ENOMEM : SBX_EIO;
+		return fork_errno == ENOMEM ? SBX_ENOMEM : SBX_EIO;
 	}
 	ch->out = pipefd[0];
 	fcntl(ch->out, F_SETFL, O_NONBLOCK);

@@ -243,6 +243,38 @@ test_newline_in_field_stays_one_line(void **state)
 	free(out);
 }
 
+/* Every line written while a request is served names it, whichever
+ * module writes the line; none does before or after. */
+static void
+test_request_id_on_every_line_while_serving(void **state)
+{
+	(void)state;
+	capture_start();
+	log_msg(LOG_INFO, "before", "x");
+	log_set_request_id("req-42");
+	log_msg(LOG_WARN, "during", "y");
+	log_end(log_begin(LOG_INFO, "also_during"));
+	log_set_request_id(NULL);
+	log_msg(LOG_INFO, "after", "z");
+	char *out = capture_end(NULL);
+	assert_int_equal(count_char(out, '\n'), 4);
+	char *during = strstr(out, "\"during\"");
+	char *also = strstr(out, "\"also_during\"");
+	char *after = strstr(out, "\"after\"");
+	assert_non_null(during);
+	assert_non_null(also);
+	assert_non_null(after);
+	/* The first id is on the "during" line, the second on the next. */
+	char *first = strstr(out, "\"request_id\":\"req-42\"");
+	assert_non_null(first);
+	assert_true(first > during && first < also);
+	char *second = strstr(first + 1, "\"request_id\":\"req-42\"");
+	assert_non_null(second);
+	assert_true(second > also && second < after);
+	assert_null(strstr(second + 12, "request_id"));
+	free(out);
+}
+
 static void
 test_long_line_is_written_whole(void **state)
 {
@@ -359,6 +391,7 @@ main(void)
 		T(test_end_writes_one_line_with_newline),
 		T(test_slashes_are_not_escaped),
 		T(test_newline_in_field_stays_one_line),
+		T(test_request_id_on_every_line_while_serving),
 		T(test_long_line_is_written_whole),
 		T(test_end_null_writes_nothing),
 		T(test_msg_formats_message),
