@@ -21,25 +21,11 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "env_clear.h"
 #include "envfile.h"
 
-extern char **environ;
-
-static const char *const all_names[] = {
-	"OMNI_ENV", "PORT", "LOG_LEVEL", "OMNI_WORKERS", "OMNI_THREADS",
-	"OMNI_MAX_BODY", "OMNI_SHUTDOWN_TIMEOUT", "OMNI_ALLOWED_ORIGINS",
-	"OMNI_DEBUG_ROUTES", "SANDBOX_PROVIDER", "OMNI_DATA_DIR",
-	"OMNI_LOCAL_UNSANDBOXED", "DAYTONA_API_URL", "DAYTONA_API_KEY",
-	"DAYTONA_API_KEY_FALLBACK", "DAYTONA_API_KEY_FILE", "DAYTONA_SNAPSHOT",
-	"DAYTONA_TARGET", "DAYTONA_ORGANIZATION_ID", "INNGEST_APP_ID",
-	"INNGEST_SIGNING_KEY", "INNGEST_SIGNING_KEY_FALLBACK",
-	"INNGEST_EVENT_KEY", "INNGEST_ENV", "INNGEST_DEV", "INNGEST_BASE_URL",
-	"INNGEST_API_ORIGIN", "INNGEST_EVENT_API_ORIGIN",
-	"INNGEST_SERVE_ORIGIN", "INNGEST_SERVE_PATH", "OMNI_EVENT_PREFIX",
-	"OMNI_AGENT_CMD", "OMNI_AUTH", "JWT_SECRET", "RATE_LIMIT_RPM",
-	/* used by the direct tests */
-	"EFT_A", "EFT_B",
-};
+/* used by the direct tests */
+static const char *const extra_names[] = { "EFT_A", "EFT_B", NULL };
 
 #define JWT_OK "0123456789abcdef0123456789abcdef-jwt"
 #define DAYTONA_KEY "dtn_live_key_4f9a8b7c"
@@ -55,25 +41,7 @@ static struct envfile ef;
 static void
 clear_env(void)
 {
-	for (size_t i = 0; i < sizeof(all_names) / sizeof(all_names[0]); i++)
-		unsetenv(all_names[i]);
-	/* Also any stray OMNI_* (unknown ones would produce warnings). */
-	for (;;) {
-		char name[256] = "";
-		for (char **e = environ; *e != NULL; e++) {
-			if (strncmp(*e, "OMNI_", 5) == 0) {
-				size_t n = strcspn(*e, "=");
-				if (n < sizeof(name)) {
-					memcpy(name, *e, n);
-					name[n] = '\0';
-				}
-				break;
-			}
-		}
-		if (name[0] == '\0')
-			break;
-		unsetenv(name);
-	}
+	env_clear(extra_names);
 }
 
 static int
