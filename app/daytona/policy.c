@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "daytona.h"
+#include "hex.h"
 #include "http_client.h"
 
 /* ASCII only: the locale must not change what a URL or header holds. */
@@ -279,7 +280,6 @@ long long dt_parse_time(const char *s)
 
 char *dt_url_escape(const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	size_t i, n, len;
 	char *out;
 
@@ -300,8 +300,8 @@ char *dt_url_escape(const char *s)
 			out[n++] = (char)ch;
 		} else {
 			out[n++] = '%';
-			out[n++] = hex[ch >> 4];
-			out[n++] = hex[ch & 15];
+			hex_encode(&ch, 1, out + n, 1);
+			n += 2;
 		}
 	}
 	out[n] = '\0';

@@ -17,23 +17,11 @@
 
 #include "daytona.h"
 #include "daytona_internal.h"
+#include "hex.h"
+#include "sandbox_path.h"
 
-#define PATH_MAX_LEN 4096
 /* A command's timeout is capped at a day: a bound, not a policy. */
 #define EXEC_MAX_TIMEOUT_S 86400
-
-static int path_ok(const char *p)
-{
-	size_t i;
-
-	if (p == NULL || *p == '\0')
-		return 0;
-	for (i = 0; p[i] != '\0'; i++)
-		if (i >= PATH_MAX_LEN || (unsigned char)p[i] < 0x20 ||
-		    p[i] == 0x7f)
-			return 0;
-	return 1;
-}
 
 /*
  * "<proxy>/<id><op>[?path=<escaped>]" into '*out' (new string).  Fills
@@ -323,7 +311,7 @@ enum dt_err dt_process_execute(struct dt_client *c, const char *id,
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
 	if (c == NULL || !dt_id_ok(id) || p == NULL || out == NULL ||
-	    (p->cwd != NULL && *p->cwd != '\0' && !path_ok(p->cwd)))
+	    (p->cwd != NULL && *p->cwd != '\0' && !sandbox_path_ok(p->cwd)))
 		return st->err = DT_EINVAL;
 	if ((err = exec_body(p, &body)) != DT_OK)
 		return st->err = err;
@@ -368,19 +356,14 @@ enum dt_err dt_process_execute(struct dt_client *c, const char *id,
 /* A boundary that does not occur in 'data'. */
 static int make_boundary(char out[48], const void *data, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char rnd[16];
-	int tries, i;
+	int tries;
 
 	for (tries = 0; tries < 8; tries++) {
 		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 			return -1;
 		memcpy(out, "omni-", 5);
-		for (i = 0; i < 16; i++) {
-			out[5 + 2 * i] = hex[rnd[i] >> 4];
-			out[6 + 2 * i] = hex[rnd[i] & 15];
-		}
-		out[37] = '\0';
+		hex_encode(rnd, sizeof(rnd), out + 5, 0);
 		if (len == 0 || memmem(data, len, out, 37) == NULL)
 			return 0;
 	}
@@ -400,7 +383,7 @@ enum dt_err dt_file_upload(struct dt_client *c, const char *id,
 	char head[512];
 
 	st = dt_status_begin(st, &local);
-	if (c == NULL || !dt_id_ok(id) || !path_ok(path) ||
+	if (c == NULL || !dt_id_ok(id) || !sandbox_path_ok(path) ||
 	    (data == NULL && len > 0))
 		return st->err = DT_EINVAL;
 	if (make_boundary(boundary, data, len) != 0)
@@ -484,7 +467,7 @@ enum dt_err dt_file_download(struct dt_client *c, const char *id,
 		*data = NULL;
 	if (len != NULL)
 		*len = 0;
-	if (c == NULL || !dt_id_ok(id) || !path_ok(path) || data == NULL ||
+	if (c == NULL || !dt_id_ok(id) || !sandbox_path_ok(path) || data == NULL ||
 	    len == NULL || max == 0 || max == SIZE_MAX)
 		return st->err = DT_EINVAL;
 	call.method = DT_GET;
@@ -600,7 +583,7 @@ enum dt_err dt_file_list(struct dt_client *c, const char *id, const char *path,
 		*items = NULL;
 	if (count != NULL)
 		*count = 0;
-	if (c == NULL || !dt_id_ok(id) || !path_ok(path) || items == NULL ||
+	if (c == NULL || !dt_id_ok(id) || !sandbox_path_ok(path) || items == NULL ||
 	    count == NULL)
 		return st->err = DT_EINVAL;
 	call.method = DT_GET;

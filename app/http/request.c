@@ -13,6 +13,7 @@
 
 #include <openssl/rand.h>
 
+#include "hex.h"
 #include "http.h"
 
 static int hexval(int c)
@@ -200,7 +201,6 @@ static void set_request_id(struct http_request *req)
 {
 	const char *given = http_header(req, "x-request-id");
 	unsigned char raw[16];
-	static const char hex[] = "0123456789abcdef";
 
 	if (given != NULL && request_id_acceptable(given)) {
 		strcpy(req->request_id, given);
@@ -212,11 +212,7 @@ static void set_request_id(struct http_request *req)
 		for (size_t i = 0; i < sizeof(raw); i++)
 			raw[i] = (unsigned char)random();
 	}
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		req->request_id[2 * i] = hex[raw[i] >> 4];
-		req->request_id[2 * i + 1] = hex[raw[i] & 15];
-	}
-	req->request_id[2 * sizeof(raw)] = '\0';
+	hex_encode(raw, sizeof(raw), req->request_id, 0);
 }
 
 /* Read and drop whatever is left of the body. */

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "sandbox.h"
 #include "sandbox_daytona.h"
+#include "sandbox_path.h"
 
 struct dt_provider {
 	struct sbx_provider base;   /* first: the handle we hand out */
@@ -164,27 +165,6 @@ static enum sbx_err outcome(struct sbx_error *why, const char *op,
 }
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* A path inside the sandbox: no '..' component, no control bytes. */
-static int sbx_path_ok(const char *path)
-{
-	const char *p = path;
-	size_t n;
-
-	if (path == NULL || *path == '\0' || strlen(path) >= 4096)
-		return 0;
-	for (; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return 0;
-	for (p = path; *p != '\0'; p += n) {
-		while (*p == '/')
-			p++;
-		n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return 0;
-	}
-	return 1;
-}
 
 static void copy_str(char *dst, size_t len, const char *src)
 {
@@ -470,7 +450,7 @@ static enum sbx_err op_exec(struct sbx_provider *p, const char *id,
 
 	if (dp == NULL || out == NULL || !sbx_id_valid(id) || command == NULL ||
 	    *command == '\0' || (opts != NULL && opts->cwd != NULL &&
-	    !sbx_path_ok(opts->cwd)))
+	    !sandbox_path_ok(opts->cwd)))
 		return outcome(why, "exec", DT_EINVAL, NULL);
 	memset(out, 0, sizeof(*out));
 	/* The same rules as the local provider: a name the shell or the
@@ -511,7 +491,7 @@ static enum sbx_err op_write_file(struct sbx_provider *p, const char *id,
 	struct dt_status st;
 	enum dt_err err;
 
-	if (dp == NULL || !sbx_id_valid(id) || !sbx_path_ok(path) ||
+	if (dp == NULL || !sbx_id_valid(id) || !sandbox_path_ok(path) ||
 	    (data == NULL && len > 0))
 		return outcome(why, "write_file", DT_EINVAL, NULL);
 	if ((err = check_owned(dp, id, &st)) != DT_OK)
@@ -532,7 +512,7 @@ static enum sbx_err op_read_file(struct sbx_provider *p, const char *id,
 		*data = NULL;
 	if (len != NULL)
 		*len = 0;
-	if (dp == NULL || !sbx_id_valid(id) || !sbx_path_ok(path) ||
+	if (dp == NULL || !sbx_id_valid(id) || !sandbox_path_ok(path) ||
 	    data == NULL || len == NULL)
 		return outcome(why, "read_file", DT_EINVAL, NULL);
 	if ((err = check_owned(dp, id, &st)) != DT_OK)
@@ -555,7 +535,7 @@ static enum sbx_err op_list_files(struct sbx_provider *p, const char *id,
 	enum dt_err err;
 
 	if (dp == NULL || out == NULL || !sbx_id_valid(id) ||
-	    !sbx_path_ok(path))
+	    !sandbox_path_ok(path))
 		return outcome(why, "list_files", DT_EINVAL, NULL);
 	memset(out, 0, sizeof(*out));
 	if ((err = check_owned(dp, id, &st)) != DT_OK)

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "local_internal.h"
+#include "hex.h"
 
 #define CG_DEFAULT_ROOT "/sys/fs/cgroup"
 #define CG_BASE_NAME "omni-sandboxes"
@@ -151,15 +152,15 @@ static enum sbx_err init_v1(struct local_cgroup *cg, const char *root,
  * machine (two deployments, or tests) have sandboxes of the same id. */
 static void make_tag(char tag[17], const char *owner)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned long long h = 0xcbf29ce484222325ULL;
+	unsigned char be[8];
 	int i;
 
 	for (; owner != NULL && *owner != '\0'; owner++)
 		h = (h ^ (unsigned char)*owner) * 0x100000001b3ULL;
-	for (i = 15; i >= 0; i--, h >>= 4)
-		tag[i] = hex[h & 15];
-	tag[16] = '\0';
+	for (i = 7; i >= 0; i--, h >>= 8)
+		be[i] = (unsigned char)(h & 0xff);
+	hex_encode(be, sizeof(be), tag, 0);
 }
 
 enum sbx_err local_cgroup_init(struct local_cgroup *cg, const char *mode,

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "local_internal.h"
+#include "sandbox_path.h"
 
 enum sbx_err local_path_normalise(const char *path, char *rel,
     size_t rel_len)
@@ -30,8 +31,10 @@ enum sbx_err local_path_normalise(const char *path, char *rel,
 	if (rel_len == 0)
 		return SBX_EINVAL;
 	rel[0] = '\0';
-	if (path == NULL)
+	if (path == NULL || path[0] == '\0')
 		return SBX_OK;
+	if (!sandbox_path_ok(path))
+		return SBX_EINVAL;
 	if (path[0] == '/') {
 		if (strncmp(path, SBX_LOCAL_HOME, hl) != 0 ||
 		    (path[hl] != '\0' && path[hl] != '/'))

@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "hex.h"
 #include "sandbox.h"
 
 void sbx_error_clear(struct sbx_error *why)
@@ -22,10 +23,9 @@ void sbx_error_clear(struct sbx_error *why)
 
 void sbx_name_for_user(const char *user_id, char out[SBX_NAME_MAX])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	size_t i, n;
+	size_t n;
 
 	n = user_id != NULL ? strlen(user_id) : 0;
 	if (EVP_Digest(user_id != NULL ? user_id : "", n, md, &mdlen,
@@ -35,11 +35,7 @@ void sbx_name_for_user(const char *user_id, char out[SBX_NAME_MAX])
 		memset(md, 0, sizeof(md));
 	}
 	memcpy(out, "omni-", 5);
-	for (i = 0; i < 16; i++) {
-		out[5 + 2 * i] = hex[md[i] >> 4];
-		out[5 + 2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[5 + 32] = '\0';
+	hex_encode(md, 16, out + 5, 0);
 }
 
 int sbx_id_valid(const char *id)

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "sandbox.h"
+#include "sandbox_path.h"
 
 /* ---- the fake provider ---- */
 
@@ -567,6 +568,29 @@ static void provider_new_rejects_bad_config(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* The one path rule (sandbox_path.h) every layer applies. */
+static void test_sandbox_path_rule(void **state)
+{
+	char longp[SANDBOX_PATH_MAX + 1];
+
+	(void)state;
+	assert_true(sandbox_path_ok("notes/today.md"));
+	assert_true(sandbox_path_ok("/home/omni/notes"));
+	assert_true(sandbox_path_ok("./a/..b/c.."));
+	assert_false(sandbox_path_ok(NULL));
+	assert_false(sandbox_path_ok(""));
+	assert_false(sandbox_path_ok(".."));
+	assert_false(sandbox_path_ok("a/../b"));
+	assert_false(sandbox_path_ok("a//../"));
+	assert_false(sandbox_path_ok("a\nb"));
+	assert_false(sandbox_path_ok("a\x7f"));
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	assert_false(sandbox_path_ok(longp));
+	longp[SANDBOX_PATH_MAX - 1] = '\0';
+	assert_true(sandbox_path_ok(longp));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -588,6 +612,7 @@ int main(void)
 		T(wait_ready_starts_stopped),
 		T(wait_ready_error_is_conflict),
 		T(wait_ready_unknown_is_not_found),
+		cmocka_unit_test(test_sandbox_path_rule),
 		cmocka_unit_test(name_is_prefix_and_sha256),
 		cmocka_unit_test(name_differs_per_user),
 		cmocka_unit_test(user_id_validation),
