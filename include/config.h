@@ -1,7 +1,7 @@
 /*
  * config.h -- Omni's configuration: one immutable struct read once.
  *
- * Every variable of the contract (../shared/ARCHITECTURE.md) is described by
+ * Every variable of the contract (docs/configuration.md) is described by
  * one row of a descriptor table in app/config.c: name, type, bounds, default
  * per profile, whether it is a secret.  cfg_load() reads the process
  * environment (and, first, an optional env file whose values the real
