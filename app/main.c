@@ -114,6 +114,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	/* spawn-fcgi mode: this process is the worker from here on, so a
+	 * SIGTERM during the set-up below is held and then drains it, as in
+	 * a worker the pool forks (worker.h). */
+	if (opts.listen == NULL && worker_block_stop_signals() != 0) {
+		fprintf(stderr, "omni-fcgi: %s\n", strerror(errno));
+		return 1;
+	}
 	if (cfg_load(&cfg, opts.env_file, err, sizeof(err)) != CFG_OK) {
 		fprintf(stderr, "omni-fcgi: configuration error: %s\n", err);
 		return CFG_EXIT_CODE;

@@ -212,21 +212,49 @@ static void log_child(enum log_level level, const char *event,
 	log_end(line);
 }
 
+/* The signals the master handles: held back while it forks. */
+static void master_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGCHLD);
+}
+
+/*
+ * In the new worker.  spawn() forked with the master's signals blocked, so
+ * none of them can run the master's handler here (which would write into
+ * the master's signal pipe, a signal the master never got, and lose the
+ * worker's): they stay pending until their dispositions are the worker's.
+ */
 static void child_main(void)
 {
 	struct sigaction sa;
-	sigset_t none;
+	sigset_t stop;
 	int status;
 
-	/* The worker installs its own handlers; drop the master's. */
+	if (worker_test_hook != NULL)
+		worker_test_hook("pool_forked");
 	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_DFL;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* The master reloads, not the worker; a SIGHUP meant for the
+	 * master's process group is dropped, pending one included. */
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	/* Only the stop signals stay blocked: a pending SIGTERM waits for
+	 * worker_run's sigwait and drains the worker. */
+	worker_stop_signals(&stop);
+	sigprocmask(SIG_SETMASK, &stop, NULL);
 	close(m.sig_pipe[0]);
 	close(m.sig_pipe[1]);
 	close(m.ready_pipe[0]);
+	if (worker_test_hook != NULL)
+		worker_test_hook("pool_child");
 	status = worker_run(m.listen_fd, m.cfg, m.opts->service, m.ratelimit,
 	    m.ready_pipe[1]);
 	/* After a clean drain exit() runs the atexit handlers, which is
@@ -240,6 +268,7 @@ static void child_main(void)
 static int spawn(pid_t replaces)
 {
 	struct child *c;
+	sigset_t held, old;
 	pid_t pid;
 
 	if (m.nkids == m.cap) {
@@ -251,13 +280,21 @@ static int spawn(pid_t replaces)
 		m.kids = grown;
 		m.cap = cap;
 	}
+	/* No window in which the child runs the master's handlers: it is
+	 * born with the signals blocked (child_main). */
+	master_signals(&held);
+	sigprocmask(SIG_BLOCK, &held, &old);
 	if ((pid = fork()) < 0) {
+		int err = errno;
+
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		log_msg(LOG_ERROR, "worker_fork_failed", "fork: %s",
-		    strerror(errno));
+		    strerror(err));
 		return -1;
 	}
 	if (pid == 0)
 		child_main();
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	c = &m.kids[m.nkids++];
 	memset(c, 0, sizeof(*c));
 	c->pid = pid;

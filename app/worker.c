@@ -15,8 +15,17 @@
  * To stop, the main thread writes to the wake pipe: threads waiting for a
  * connection return at once; a thread on a kept-alive connection serves a
  * request that is already there, otherwise closes the idle connection;
- * threads busy with a request finish it first.  No signal interrupts any
- * request's I/O.
+ * threads busy with a request finish it first.
+ *
+ * No signal interrupts any request's I/O: SIGTERM and SIGINT are blocked
+ * before the first thread is created, so every serving thread (and any
+ * thread libcurl starts from one) inherits the mask, and the main thread
+ * alone takes them, synchronously, with sigwait(2).  No handler is
+ * installed for them, so libfcgi and libcurl never see EINTR from a stop.
+ * SIGPIPE and SIGHUP are ignored (ignored signals interrupt nothing).
+ * Under the pool the master forks with the signals already blocked
+ * (pool.c), so a SIGTERM that arrives at any point of the start-up stays
+ * pending and drains the worker as soon as its threads run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,42 +54,53 @@ struct thread_slot {
 	atomic_int done;      /* the loop has returned */
 };
 
-/* One worker per process: the signal handler needs to reach it. */
+void (*worker_test_hook)(const char *point);
+
+/* One worker per process, shared by its threads. */
 static struct {
 	const struct omni_config *cfg;
 	const struct worker_service *svc;
 	struct fcgi_site site;    /* what every request is served over */
 	int listen_fd;
 	atomic_int stopping;
-	int signal_pipe[2];   /* signal handler -> main thread */
 	int wake_pipe[2];     /* main thread -> every serving thread */
 	pthread_mutex_t accept_lock;
 } self = {
-	.signal_pipe = { -1, -1 },
 	.wake_pipe = { -1, -1 },
 	.accept_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-static void on_stop_signal(int sig)
+static void test_point(const char *point)
 {
-	int saved = errno;
-	unsigned char b = (unsigned char)sig;
-
-	atomic_store(&self.stopping, 1);
-	if (write(self.signal_pipe[1], &b, 1) < 0) {
-		/* The flag is set and the main thread polls it anyway. */
-	}
-	errno = saved;
+	if (worker_test_hook != NULL)
+		worker_test_hook(point);
 }
 
-static int install(int sig, void (*fn)(int))
+void worker_stop_signals(sigset_t *set)
 {
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+int worker_block_stop_signals(void)
+{
+	sigset_t stop;
 	struct sigaction sa;
 
+	worker_stop_signals(&stop);
+	if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0)
+		return -1;
+	/* A signal whose disposition is SIG_IGN is discarded when sent, even
+	 * while blocked, so sigwait would never see it: make sure neither is
+	 * ignored (a launcher may have left them so). */
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = fn;
+	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
-	return sigaction(sig, &sa, NULL);
+	if (sigaction(SIGTERM, &sa, NULL) != 0 ||
+	    sigaction(SIGINT, &sa, NULL) != 0)
+		return -1;
+	return 0;
 }
 
 /* Wait until 'fd' is readable (1) or the worker is stopping (0).  The wake
@@ -175,6 +195,7 @@ static void *thread_main(void *arg)
 		 * closed the connection itself. */
 		if (FCGX_Accept_r(&fr) < 0)
 			continue;
+		test_point("serving");
 		fcgi_serve(&fr, &self.site);
 		FCGX_Finish_r(&fr);
 	}
@@ -212,17 +233,18 @@ static void announce_ready(int ready_fd)
 	close(ready_fd);
 }
 
-static void wait_for_stop(void)
+/* Block until SIGTERM or SIGINT; one already pending returns at once. */
+static int wait_for_stop(void)
 {
-	struct pollfd pfd = { .fd = self.signal_pipe[0], .events = POLLIN };
+	sigset_t stop;
+	int sig = 0;
 
-	while (!atomic_load(&self.stopping)) {
-		unsigned char b;
-
-		if (poll(&pfd, 1, 1000) > 0 &&
-		    read(self.signal_pipe[0], &b, 1) < 0 && errno != EINTR)
-			break;
+	worker_stop_signals(&stop);
+	while (sigwait(&stop, &sig) != 0) {
+		/* Only EINVAL is possible, and the set is valid. */
 	}
+	atomic_store(&self.stopping, 1);
+	return sig;
 }
 
 static int setup(int listen_fd, const struct omni_config *cfg)
@@ -231,8 +253,7 @@ static int setup(int listen_fd, const struct omni_config *cfg)
 
 	self.cfg = cfg;
 	self.listen_fd = listen_fd;
-	if (pipe2(self.signal_pipe, O_CLOEXEC) != 0 ||
-	    pipe2(self.wake_pipe, O_CLOEXEC) != 0)
+	if (pipe2(self.wake_pipe, O_CLOEXEC) != 0)
 		return -1;
 	/* Non-blocking: the process that loses the race for a connection
 	 * gets EAGAIN instead of blocking in accept. */
@@ -241,9 +262,6 @@ static int setup(int listen_fd, const struct omni_config *cfg)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN); /* the master reloads, not the worker */
-	if (install(SIGTERM, on_stop_signal) != 0 ||
-	    install(SIGINT, on_stop_signal) != 0)
-		return -1;
 	if (FCGX_Init() != 0) {
 		log_msg(LOG_ERROR, "worker_init_failed", "FCGX_Init failed");
 		return -1;
@@ -282,11 +300,15 @@ int worker_run(int listen_fd, const struct omni_config *cfg,
 	struct thread_slot *slots;
 	struct json_object *line;
 	char err[256];
-	int n = cfg->threads, started = 0, left, status = 0;
+	int n = cfg->threads, started = 0, left, status = 0, sig;
 	double t0;
 
-	if (setup(listen_fd, cfg) != 0)
+	test_point("worker_begin");
+	/* First, before any thread exists: every thread created below
+	 * inherits the mask. */
+	if (worker_block_stop_signals() != 0 || setup(listen_fd, cfg) != 0)
 		return 1;
+	test_point("worker_setup");
 	self.svc = svc;
 	self.site.cfg = cfg;
 	self.site.routes = svc->routes;
@@ -297,6 +319,7 @@ int worker_run(int listen_fd, const struct omni_config *cfg,
 		log_msg(LOG_ERROR, "worker_init_failed", "%s", err);
 		return 1;
 	}
+	test_point("worker_handlers");
 	if ((slots = calloc((size_t)n, sizeof(*slots))) == NULL) {
 		svc->close(self.site.app);
 		return 1;
@@ -316,12 +339,15 @@ int worker_run(int listen_fd, const struct omni_config *cfg,
 			    json_object_new_int(n));
 			log_end(line);
 		}
+		test_point("worker_threads");
 		announce_ready(ready_fd);
-		wait_for_stop();
+		test_point("worker_ready");
+		sig = wait_for_stop();
+		log_msg(LOG_INFO, "worker_drain", "signal %d: stopped "
+		    "accepting", sig);
 	}
 
 	t0 = time_mono_s();
-	log_msg(LOG_INFO, "worker_drain", "stopped accepting");
 	if (write(self.wake_pipe[1], "x", 1) < 0)
 		log_msg(LOG_ERROR, "worker_drain", "cannot wake threads");
 	left = drain(slots, started, t0 + cfg->shutdown_timeout);

@@ -9,6 +9,12 @@
  *     replace the workers one at a time, each old one retired only once
  *     its replacement accepts, so no request is refused; a configuration
  *     that does not validate is logged and the old one kept.
+ *
+ * The master's handlers only write the signal number to a self-pipe; its
+ * loop does the work.  It forks with those signals blocked, and the child
+ * drops the master's handlers before unblocking any, so a signal in the
+ * fork window is never handled as the master's (nor lost): a SIGTERM is
+ * held until the worker takes it and drains (worker.h).
  */
 #ifndef OMNI_POOL_H
 #define OMNI_POOL_H

@@ -358,6 +358,11 @@ static void child_run(const struct launch *l)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != l->parent)
 		_exit(126); /* the worker died before the prctl took */
 	setsid();
+	/* The command must not inherit the worker's signal state: it was
+	 * forked from a serving thread, with SIGTERM and SIGINT blocked
+	 * (worker.h) and SIGPIPE and SIGHUP ignored, and both the mask and
+	 * ignored dispositions survive execve.  The worker installs no
+	 * handler, so none can run before this point. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	for (sig = 1; sig < NSIG; sig++)
