@@ -28,7 +28,8 @@ totals = {"passed": 0, "failed": 0, "skipped": 0}
 
 def run_unit(build):
     tdir = os.path.join(ROOT, build, "tests")
-    bins = sorted(f for f in os.listdir(tdir) if f.startswith("test_")) \
+    bins = sorted(f for f in os.listdir(tdir)
+                  if f.startswith("test_") and "." not in f) \
         if os.path.isdir(tdir) else []
     if not bins:
         print(f"unit[{build}]: no test binaries in {tdir}")
