@@ -44,7 +44,14 @@ all: $(BIN)
 # breaking the build.
 DEPFLAGS := -MMD -MP
 
-$(BUILD)/obj/%.o: %.c
+# Objects compiled before the dependency files existed do not know their
+# headers: a build directory without this stamp is rebuilt once.
+%/.depfiles:
+	@mkdir -p $(dir $@)
+	@touch $@
+.PRECIOUS: %/.depfiles
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/.depfiles
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(DEPFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -55,7 +62,7 @@ $(BUILD)/libomni.a: $(OBJS)
 $(BIN): $(BUILD)/obj/app/main.o $(BUILD)/libomni.a
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libomni.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libomni.a $(BUILD)/.depfiles
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(DEPFLAGS) $(CFLAGS) $(LDFLAGS) $< \
 		$(BUILD)/libomni.a $(LDLIBS) \
@@ -128,7 +135,7 @@ FUZZ_LINK     = clang $(FUZZ_CFLAGS) -fsanitize=fuzzer
 
 .PHONY: fuzz fuzz-smoke fuzz-build
 
-$(FUZZ_DIR)/obj/%.o: %.c
+$(FUZZ_DIR)/obj/%.o: %.c $(FUZZ_DIR)/.depfiles
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

@@ -38,11 +38,6 @@ void omni_worker_close(struct omni_worker *w)
 	memset(w, 0, sizeof(*w));
 }
 
-struct omni_worker *omni_worker_of(const struct http_request *req)
-{
-	return req != NULL ? req->app : NULL;
-}
-
 void *omni_worker_new(const struct omni_config *cfg,
     struct rl_table *ratelimit, char *err, size_t errlen)
 {

@@ -23,7 +23,8 @@
 #include <pthread.h>
 #include <stddef.h>
 
-struct http_request;
+#include "http.h"
+
 struct ing_app;
 struct omni_config;
 struct rl_table;
@@ -65,7 +66,13 @@ void *omni_worker_new(const struct omni_config *cfg,
     struct rl_table *ratelimit, char *err, size_t errlen);
 void omni_worker_free(void *w);
 
-/* The context a request is served with (NULL outside a worker). */
-struct omni_worker *omni_worker_of(const struct http_request *req);
+/* The context a request is served with (NULL outside a worker).  Inline,
+ * so that a handler reading it depends on this header only, not on the
+ * wiring that builds the context (handlers/worker_ctx.c). */
+static inline struct omni_worker *omni_worker_of(
+    const struct http_request *req)
+{
+	return req != NULL ? (struct omni_worker *)req->app : NULL;
+}
 
 #endif
