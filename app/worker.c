@@ -285,7 +285,7 @@ static void log_drained(int left, double t0)
 int worker_service_preflight(const struct worker_service *svc,
     const struct omni_config *cfg, char *err, size_t errlen)
 {
-	void *app = svc->open(cfg, NULL, err, errlen);
+	void *app = svc->open(cfg, err, errlen);
 
 	if (app == NULL)
 		return -1;
@@ -314,8 +314,7 @@ int worker_run(int listen_fd, const struct omni_config *cfg,
 	self.site.routes = svc->routes;
 	self.site.nroutes = svc->nroutes;
 	self.site.ratelimit = ratelimit;
-	if ((self.site.app = svc->open(cfg, ratelimit, err,
-	    sizeof(err))) == NULL) {
+	if ((self.site.app = svc->open(cfg, err, sizeof(err))) == NULL) {
 		log_msg(LOG_ERROR, "worker_init_failed", "%s", err);
 		return 1;
 	}

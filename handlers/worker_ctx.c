@@ -12,11 +12,10 @@
 #include "omni_worker.h"
 
 int omni_worker_open(struct omni_worker *w, const struct omni_config *cfg,
-    struct rl_table *ratelimit, char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	memset(w, 0, sizeof(*w));
 	w->cfg = cfg;
-	w->ratelimit = ratelimit;
 	pthread_mutex_init(&w->ready.mu, NULL);
 	if (sandbox_handlers_init(w, err, errlen) != 0)
 		goto fail;
@@ -38,8 +37,8 @@ void omni_worker_close(struct omni_worker *w)
 	memset(w, 0, sizeof(*w));
 }
 
-void *omni_worker_new(const struct omni_config *cfg,
-    struct rl_table *ratelimit, char *err, size_t errlen)
+void *omni_worker_new(const struct omni_config *cfg, char *err,
+    size_t errlen)
 {
 	struct omni_worker *w = malloc(sizeof(*w));
 
@@ -47,7 +46,7 @@ void *omni_worker_new(const struct omni_config *cfg,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (omni_worker_open(w, cfg, ratelimit, err, errlen) != 0) {
+	if (omni_worker_open(w, cfg, err, errlen) != 0) {
 		free(w);
 		return NULL;
 	}

@@ -16,7 +16,8 @@
  *
  * Start-up: http_client_global_init() must run while the process is
  * single-threaded (inngest_handlers_init does it before ing_app_new);
- * send() calls it too, which is harmless once it has run.
+ * until it has, send() fails with ING_EINVAL rather than initialising
+ * libcurl from a serving thread.
  */
 #ifndef OMNI_INNGEST_HTTP_H
 #define OMNI_INNGEST_HTTP_H

@@ -13,9 +13,10 @@
  * threads, except for the /ready cache, which has its own lock.  Every
  * handle inside is itself thread safe (sandbox.h, inngest.h).
  *
- * Ownership: 'cfg' and 'ratelimit' are borrowed (the master's, they
- * outlive every worker); the sandbox provider and the Inngest app are
- * owned by the context.
+ * Ownership: 'cfg' is borrowed (the master's, it outlives every worker);
+ * the sandbox provider and the Inngest app are owned by the context.  The
+ * rate-limit table is not here: the HTTP layer applies it before any
+ * handler runs (struct fcgi_site, rate_gate.h).
  */
 #ifndef OMNI_WORKER_CTX_H
 #define OMNI_WORKER_CTX_H
@@ -27,7 +28,6 @@
 
 struct ing_app;
 struct omni_config;
-struct rl_table;
 struct sbx_provider;
 
 /* /ready's provider check, cached for a few seconds (handlers/sandbox.c). */
@@ -41,7 +41,6 @@ struct omni_ready_cache {
 
 struct omni_worker {
 	const struct omni_config *cfg;  /* borrowed */
-	struct rl_table *ratelimit;     /* borrowed; NULL: nothing limited */
 	struct sbx_provider *sandbox;   /* owned; NULL until opened */
 	struct ing_app *inngest;        /* owned; NULL until opened */
 	struct omni_ready_cache ready;
@@ -49,12 +48,11 @@ struct omni_worker {
 
 /*
  * Make the context of one worker: the sandbox provider chosen by
- * cfg->provider and the Inngest app with its functions.  'ratelimit' may
- * be NULL.  0 on success; -1 with one line in 'err' (which part failed and
+ * cfg->provider and the Inngest app with its functions.  0 on success; -1 with one line in 'err' (which part failed and
  * what to check), and nothing left to release.
  */
 int omni_worker_open(struct omni_worker *w, const struct omni_config *cfg,
-    struct rl_table *ratelimit, char *err, size_t errlen);
+    char *err, size_t errlen);
 
 /* Release what omni_worker_open made; 'w' may be zeroed or NULL. */
 void omni_worker_close(struct omni_worker *w);
@@ -62,8 +60,8 @@ void omni_worker_close(struct omni_worker *w);
 /* The same on the heap, in the shape struct worker_service (worker.h)
  * wants: NULL with 'err' filled on failure; omni_worker_free(NULL) is a
  * no-op. */
-void *omni_worker_new(const struct omni_config *cfg,
-    struct rl_table *ratelimit, char *err, size_t errlen);
+void *omni_worker_new(const struct omni_config *cfg, char *err,
+    size_t errlen);
 void omni_worker_free(void *w);
 
 /* The context a request is served with (NULL outside a worker).  Inline,

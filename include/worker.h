@@ -38,8 +38,8 @@ struct route;
 struct worker_service {
 	const struct route *routes;
 	size_t nroutes;
-	void *(*open)(const struct omni_config *cfg,
-	    struct rl_table *ratelimit, char *err, size_t errlen);
+	void *(*open)(const struct omni_config *cfg, char *err,
+	    size_t errlen);
 	void (*close)(void *app);
 };
 

@@ -46,8 +46,6 @@ static enum ing_err hc_send(void *ud, const struct ing_http_req *req,
 	    req->nheaders > MAX_HEADERS ||
 	    (req->nheaders > 0 && req->headers == NULL))
 		return ING_EINVAL;
-	if (http_client_global_init() != 0)
-		return ING_ENOMEM;
 	for (size_t i = 0; i < req->nheaders; i++)
 		headers[i] = req->headers[i];
 	/* libcurl adds "Expect: 100-continue" to larger POSTs; Inngest does

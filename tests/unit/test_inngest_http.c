@@ -2,7 +2,8 @@
  * test_inngest_http.c -- the Inngest SDK's transport over http_client
  * (inngest_http.h) against a loopback server (loopback_http.h): answers,
  * request bytes, the cap on every status, errors, and which requests may
- * reuse a connection.
+ * reuse a connection; and the SDK's own ing_transport_none, which never
+ * reaches the network.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "http_client.h"
 #include "inngest.h"
 #include "inngest_http.h"
+#include "inngest_transport.h"
 #include "loopback_http.h"
 
 static enum ing_err send_to(const struct lb_server *s, const char *method,
@@ -57,7 +59,8 @@ static void test_answer_and_request_bytes(void **state)
 	assert_int_equal(res.status, 201);
 	assert_string_equal(res.body, "{\"ok\":true}");
 	assert_int_equal(res.body_len, 11);
-	free(res.body);
+	ing_http_res_free(&res);
+	assert_null(res.body);
 	assert_non_null(strstr(s.got, "POST /fn/register?x=1 HTTP/1.1\r\n"));
 	assert_non_null(strstr(s.got, "X-Test: yes\r\n"));
 	assert_non_null(strstr(s.got, "User-Agent: " ING_SDK_HEADER "\r\n"));
@@ -83,16 +86,24 @@ static void test_error_status_is_an_answer(void **state)
 
 static void test_cap_holds_for_every_status(void **state)
 {
+	static const char *const replies[] = {
+		"HTTP/1.1 200 OK\r\n"
+		    "Content-Length: 20\r\n\r\n01234567890123456789",
+		"HTTP/1.1 500 Oops\r\n"
+		    "Content-Length: 20\r\n\r\n01234567890123456789",
+	};
 	struct ing_http_res res;
 	struct lb_server s;
 
 	(void)state;
-	assert_int_equal(lb_start(&s, "HTTP/1.1 500 Oops\r\n"
-	    "Content-Length: 20\r\n\r\n01234567890123456789"), 0);
-	assert_int_equal(send_to(&s, "POST", 10, 5000, &res), ING_ETOOLARGE);
-	lb_stop(&s);
-	assert_null(res.body);
-	assert_int_equal(res.status, 0);
+	for (size_t i = 0; i < sizeof(replies) / sizeof(replies[0]); i++) {
+		assert_int_equal(lb_start(&s, replies[i]), 0);
+		assert_int_equal(send_to(&s, "POST", 10, 5000, &res),
+		    ING_ETOOLARGE);
+		lb_stop(&s);
+		assert_null(res.body);
+		assert_int_equal(res.status, 0);
+	}
 }
 
 static void test_timeout_and_refused_are_transport_errors(void **state)
@@ -144,6 +155,28 @@ static void test_gets_reuse_posts_do_not(void **state)
 	lb_stop(&s);
 }
 
+/* An app given no transport fails every request, to anywhere. */
+static void test_no_transport_never_connects(void **state)
+{
+	struct ing_http_req req = { 0 };
+	struct ing_http_res res = { .status = 99 };
+	struct lb_server s;
+	char url[64];
+
+	(void)state;
+	assert_int_equal(lb_start(&s, "HTTP/1.1 200 OK\r\n"
+	    "Content-Length: 2\r\n\r\nok"), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
+	req.method = "GET";
+	req.url = url;
+	assert_int_equal(ing_transport_none.send(NULL, &req, &res),
+	    ING_ETRANSPORT);
+	assert_int_equal(res.status, 0);
+	assert_null(res.body);
+	lb_stop(&s);
+	assert_int_equal(atomic_load(&s.accepts), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +185,7 @@ int main(void)
 		cmocka_unit_test(test_cap_holds_for_every_status),
 		cmocka_unit_test(test_timeout_and_refused_are_transport_errors),
 		cmocka_unit_test(test_gets_reuse_posts_do_not),
+		cmocka_unit_test(test_no_transport_never_connects),
 	};
 	int rc;
 
