@@ -1,10 +1,10 @@
 # Omni -- build, test and run.  See README.md.
 #
-#   make           build build/omni-fcgi
+#   make           build build/omni-fcgi and build/omni-executor
 #   make test      deps, build, unit + integration tests, then both again
 #                  built with ASan + UBSan, a clang -Werror build, valgrind
-#   make run       deps, build, pool + nginx on http://127.0.0.1:$${PORT:-8080}
-#                  (FRONT=caddy for Caddy)
+#   make run       deps, build, the local executor + pool + nginx on
+#                  http://127.0.0.1:$${PORT:-8080} (FRONT=caddy for Caddy)
 #   make deps      install the missing Debian packages (idempotent)
 #   make clean
 
@@ -13,22 +13,31 @@ PKGS    := fcgi libcurl json-c libcrypto cmocka
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs fcgi libcurl json-c libcrypto 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+# The local executor (app/executor/) alone needs SQLite and libmicrohttpd:
+# the pool never links them.
+EXEC_PKGS := sqlite3 libmicrohttpd
+EXEC_CFLAGS := $(shell pkg-config --cflags $(EXEC_PKGS) 2>/dev/null)
+EXEC_LIBS := $(shell pkg-config --libs $(EXEC_PKGS) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror
 # CFLAGS (optimisation, sanitizers) may be set on the command line; the
 # flags every build needs live apart so that doing so cannot drop them.
 CFLAGS  ?= -O2 -g
-BASE_CFLAGS := -std=c17 $(WARN) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) -pthread
+BASE_CFLAGS := -std=c17 $(WARN) -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) \
+	$(EXEC_CFLAGS) -pthread
 LDLIBS  += $(PKG_LIBS) -pthread
 
 # BUILD selects the variant: build/ (plain) or build/asan/ (sanitizers).
 BUILD   ?= build
 SRCS    := $(sort $(wildcard app/*.c app/*/*.c handlers/*.c))
-LIBSRCS := $(filter-out app/main.c,$(SRCS))
+EXEC_SRCS := $(sort $(wildcard app/executor/*.c))
+LIBSRCS := $(filter-out app/main.c $(EXEC_SRCS),$(SRCS))
 OBJS    := $(LIBSRCS:%.c=$(BUILD)/obj/%.o)
+EXEC_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out app/executor/main.c,$(EXEC_SRCS)))
 TESTS   := $(sort $(wildcard tests/unit/test_*.c))
 TESTBINS := $(TESTS:tests/unit/%.c=$(BUILD)/tests/%)
 BIN     := $(BUILD)/omni-fcgi
+EXEC_BIN := $(BUILD)/omni-executor
 
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
@@ -36,7 +45,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 .PHONY: all test unit integration asan clang-check valgrind run deps clean \
 	bench tests-bin
 
-all: $(BIN)
+all: $(BIN) $(EXEC_BIN)
 
 # Every compile writes its header dependencies (-MMD) next to its output,
 # so that editing any header -- include/ or a module's internal one --
@@ -68,7 +77,23 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libomni.a $(BUILD)/.depfiles
 		$(BUILD)/libomni.a $(LDLIBS) \
 		$(CMOCKA_LIBS) -o $@
 
-tests-bin: $(BIN) $(TESTBINS)
+$(BUILD)/libexecutor.a: $(EXEC_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(EXEC_BIN): $(BUILD)/obj/app/executor/main.o $(BUILD)/libexecutor.a \
+		$(BUILD)/libomni.a
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(EXEC_LIBS) $(LDLIBS) -o $@
+
+# The executor's unit tests link its library as well.
+$(BUILD)/tests/test_exec_%: tests/unit/test_exec_%.c $(BUILD)/libexecutor.a \
+		$(BUILD)/libomni.a $(BUILD)/.depfiles
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(DEPFLAGS) $(CFLAGS) $(LDFLAGS) $< \
+		$(BUILD)/libexecutor.a $(BUILD)/libomni.a $(EXEC_LIBS) $(LDLIBS) \
+		$(CMOCKA_LIBS) -o $@
+
+tests-bin: $(BIN) $(EXEC_BIN) $(TESTBINS)
 
 deps:
 	@sh scripts/deps.sh
@@ -105,7 +130,7 @@ bench: $(BIN)
 	@sh bench/bench_get_root.sh
 
 run: deps
-	@$(MAKE) --no-print-directory $(BIN)
+	@$(MAKE) --no-print-directory $(BIN) $(EXEC_BIN)
 	@sh scripts/run.sh
 
 clean:
