@@ -168,7 +168,10 @@ static long grammar_violation(const char *buf, size_t len,
 	return -1;
 }
 
-enum json_err json_parse_object(const char *buf, size_t len,
+/* The strict parse both entry points share; 'object' demands an object
+ * (and refuses the literal null), otherwise any value is taken and null
+ * gives JSON_OK with '*out' NULL. */
+static enum json_err parse_strict(const char *buf, size_t len, int object,
     struct json_object **out, char *why, size_t why_len)
 {
 	struct json_tokener *tok;
@@ -209,9 +212,12 @@ enum json_err json_parse_object(const char *buf, size_t len,
 	}
 	if (obj == NULL && jerr == json_tokener_success) {
 		/* The literal null parses to no object. */
-		err = JSON_ENOT_OBJECT;
-		if (why != NULL)
-			snprintf(why, why_len, "the body must be a JSON object");
+		if (object) {
+			err = JSON_ENOT_OBJECT;
+			if (why != NULL)
+				snprintf(why, why_len,
+				    "the body must be a JSON object");
+		}
 	} else if (obj == NULL || jerr != json_tokener_success) {
 		if (jerr == json_tokener_continue)
 			jerr = json_tokener_error_parse_eof;
@@ -230,7 +236,8 @@ enum json_err json_parse_object(const char *buf, size_t len,
 				snprintf(why, why_len,
 				    "unexpected data after the JSON value at "
 				    "byte %zu", end);
-		} else if (!json_object_is_type(obj, json_type_object)) {
+		} else if (object &&
+		    !json_object_is_type(obj, json_type_object)) {
 			err = JSON_ENOT_OBJECT;
 			if (why != NULL)
 				snprintf(why, why_len,
@@ -244,6 +251,18 @@ enum json_err json_parse_object(const char *buf, size_t len,
 	}
 	*out = obj;
 	return JSON_OK;
+}
+
+enum json_err json_parse_object(const char *buf, size_t len,
+    struct json_object **out, char *why, size_t why_len)
+{
+	return parse_strict(buf, len, 1, out, why, why_len);
+}
+
+enum json_err json_parse_value(const char *buf, size_t len,
+    struct json_object **out, char *why, size_t why_len)
+{
+	return parse_strict(buf, len, 0, out, why, why_len);
 }
 
 enum json_err json_get_opt_string(struct json_object *obj, const char *key,

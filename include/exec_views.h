@@ -5,7 +5,7 @@
  * these functions only render it.
  *
  * A run summary, one element of the array exec_view_runs_html() takes:
- *   {"run_id": str, "function_id": str, "event_name": str,
+ *   {"run_id": str, "function_id": str, "event_name": str, "event_id": str,
  *    "status": "queued"|"running"|"completed"|"failed"|"cancelled",
  *    "started_at": epoch ms, "ended_at": epoch ms or null}
  *

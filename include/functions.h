@@ -26,8 +26,9 @@ struct omni_config;
  *
  *   test-three-steps  test.three-steps  steps first, second, third; returns
  *                                       {"steps": ["first","second","third"]}
- *   test-flaky        test.flaky        step "flaky" fails on attempt 0 and
- *                                       succeeds on the retry
+ *   test-flaky        test.flaky        step "flaky" fails on the first
+ *                                       data.failures attempts (default 1),
+ *                                       then succeeds
  *   test-fatal        test.fatal        step "validate" fails without
  *                                       retries; with data.where ==
  *                                       "function" the function itself does
@@ -41,6 +42,12 @@ struct omni_config;
  *                                       {"matched": bool, "approver": ...}
  *   test-send         test.send         sends <prefix>/test.sent in a step
  *   test-invoke       test.invoke       invokes test-three-steps
+ *   test-cancel       test.cancellable  step, sleep data.duration ("30s"),
+ *                                       step; cancelled by <prefix>/
+ *                                       test.cancel with the same data.id
+ *   test-serial       test.serial       concurrency limit 1; step "work"
+ *                                       holds a thread data.ms (200) and
+ *                                       returns {start_ms, end_ms}
  *
  * Does nothing and returns ING_OK unless cfg->debug_routes is set.  Errors
  * are those of ing_app_register().

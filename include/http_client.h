@@ -14,7 +14,8 @@
  *   - sockets opened close-on-exec, so a connection never leaks into the
  *     children workers fork (the local sandbox runs commands);
  *   - the response body collected into a capped growable buffer;
- *   - the Retry-After hint of the final answer read from its headers.
+ *   - the Retry-After hint of the final answer read from its headers;
+ *   - on request, the values of a few named headers of the final answer.
  * Retries are not done here: the callers own their retry loops (Daytona's
  * policy is struct dt_retry_policy in daytona.h, since its test seam sits
  * above the network).
@@ -27,7 +28,8 @@
  * duration of the call; header lines are wiped (explicit_bzero) after the
  * request since they carry API keys.  On HC_OK 'resp->body' is a malloc'd,
  * NUL-terminated buffer (never NULL, "" when the answer had no body) that
- * the caller releases with hc_response_free() or free().  On any error the
+ * the caller releases with hc_response_free() (which also frees captured
+ * header values).  On any error the
  * response holds no memory (body NULL, status 0) and nothing needs freeing.
  */
 #ifndef OMNI_HTTP_CLIENT_H
@@ -85,7 +87,13 @@ struct hc_request {
 	                              * requests that must not run twice
 	                              * set this. */
 	const char *user_agent;      /* NULL = "omni-fcgi" */
+	const char *const *want_headers;  /* names of response headers to
+	                              * capture (at most HC_MAX_WANT); their
+	                              * values land in resp->headers[i] */
+	size_t nwant;
 };
+
+#define HC_MAX_WANT 4
 
 struct hc_response {
 	long status;                 /* HTTP status; 0 when no answer */
@@ -95,6 +103,10 @@ struct hc_response {
 	long retry_after_ms;         /* largest Retry-After or
 	                              * Retry-After-<name> of the final
 	                              * answer, in ms; -1 when none */
+	char *headers[HC_MAX_WANT];  /* the value of want_headers[i] in the
+	                              * final answer (malloc'd), NULL when it
+	                              * was absent; freed by
+	                              * hc_response_free() */
 };
 
 /* Once, while single-threaded (see above).  0 or -1. */

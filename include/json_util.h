@@ -37,6 +37,13 @@ enum json_err json_parse_object(const char *buf, size_t len,
     struct json_object **out, char *why, size_t why_len);
 
 /*
+ * The same rules for any JSON value (an array of events, an SDK's answer).
+ * On JSON_OK '*out' is a new reference, or NULL for the literal null.
+ */
+enum json_err json_parse_value(const char *buf, size_t len,
+    struct json_object **out, char *why, size_t why_len);
+
+/*
  * Required string field 'key' of 'obj', 1..'max_len' bytes.  On JSON_OK
  * '*out' is borrowed from 'obj'.
  */

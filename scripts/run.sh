@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317  # functions run from traps
-# scripts/run.sh -- what `make run` runs: the Omni pool on a unix socket and
-# a front server in the foreground on http://127.0.0.1:${PORT:-8080}.
+# scripts/run.sh -- what `make run` runs: the local executor (the embedded
+# Inngest server) on a loopback port, the Omni pool on a unix socket and a
+# front server in the foreground on http://127.0.0.1:${PORT:-8080}.
 #
 #   FRONT=nginx|caddy   front server (default nginx)
 #   PORT=8080           loopback port of the front server
+#   OMNI_EXECUTOR=1|0   start build/omni-executor and point Omni's Inngest
+#                       origins at it in cloud mode, with a signing key and
+#                       an event key generated for this run (default 1;
+#                       0 when INNGEST_DEV is set: use the Dev Server)
+#   OMNI_EXECUTOR_PORT=8288  its loopback port
 #   OMNI_RUN_DIR=DIR    socket, rendered config, logs, data (default build/run)
 #   OMNI_BIN=PATH       binary (default build/omni-fcgi)
 #   OMNI_ENV_FILE=F     passed to the pool as --env-file
@@ -22,7 +28,14 @@ FRONT=${FRONT:-nginx}
 PORT=${PORT:-8080}
 RUN_DIR=${OMNI_RUN_DIR:-$ROOT/build/run}
 BIN=${OMNI_BIN:-$ROOT/build/omni-fcgi}
+EXEC_BIN=${OMNI_EXECUTOR_BIN:-$ROOT/build/omni-executor}
 SOCK=$RUN_DIR/omni.sock
+if [ -n "${INNGEST_DEV:-}" ] && [ "${INNGEST_DEV}" != 0 ]; then
+	USE_EXECUTOR=${OMNI_EXECUTOR:-0}
+else
+	USE_EXECUTOR=${OMNI_EXECUTOR:-1}
+fi
+EXEC_PORT=${OMNI_EXECUTOR_PORT:-8288}
 
 # Embedded defaults: a development profile that needs no account.
 export OMNI_ENV=${OMNI_ENV:-development}
@@ -41,8 +54,13 @@ nginx | caddy) ;;
 esac
 command -v "$FRONT" >/dev/null || die "$FRONT is not installed (make deps)"
 [ -x "$BIN" ] || die "$BIN not found: run make"
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-	die "port $PORT on 127.0.0.1 is in use: set PORT"
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if port_busy "$PORT"; then die "port $PORT on 127.0.0.1 is in use: set PORT"; fi
+if [ "$USE_EXECUTOR" = 1 ]; then
+	[ -x "$EXEC_BIN" ] || die "$EXEC_BIN not found: run make"
+	if port_busy "$EXEC_PORT"; then
+		die "port $EXEC_PORT on 127.0.0.1 is in use: set OMNI_EXECUTOR_PORT"
+	fi
 fi
 
 mkdir -p "$RUN_DIR/logs" "$OMNI_DATA_DIR"
@@ -50,6 +68,7 @@ rm -f "$SOCK"
 
 POOL_PID=
 FRONT_PID=
+EXEC_PID=
 stopping=0
 
 # Stop one process by PID: signal, wait up to $3 seconds, then SIGKILL.
@@ -76,11 +95,38 @@ cleanup() {
 	echo "run: stopping" >&2
 	stop_pid "$FRONT_PID" TERM 10
 	stop_pid "$POOL_PID" TERM $((${OMNI_SHUTDOWN_TIMEOUT:-30} + 5))
+	stop_pid "$EXEC_PID" TERM 15
 	rm -f "$SOCK"
 }
 trap 'cleanup; exit 130' INT
 trap 'cleanup; exit 143' TERM
 trap cleanup EXIT
+
+# The local executor: Omni's Inngest server on this machine, over the real
+# protocol in cloud mode (signed calls, checked syncs).  Fresh keys for each
+# run unless given; the runs persist in $OMNI_DATA_DIR/executor.sqlite.
+if [ "$USE_EXECUTOR" = 1 ]; then
+	hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
+	export INNGEST_SIGNING_KEY=${INNGEST_SIGNING_KEY:-signkey-local-$(hex 32)}
+	export INNGEST_EVENT_KEY=${INNGEST_EVENT_KEY:-$(hex 16)}
+	export INNGEST_API_ORIGIN=http://127.0.0.1:$EXEC_PORT
+	export INNGEST_EVENT_API_ORIGIN=http://127.0.0.1:$EXEC_PORT
+	export INNGEST_SERVE_ORIGIN=${INNGEST_SERVE_ORIGIN:-http://127.0.0.1:$PORT}
+	unset INNGEST_DEV INNGEST_BASE_URL
+	(umask 077 && printf '%s\n' "$INNGEST_EVENT_KEY" >"$RUN_DIR/event-key")
+	OMNI_EXECUTOR_PORT=$EXEC_PORT \
+		OMNI_EXECUTOR_APP_URL=$INNGEST_SERVE_ORIGIN${INNGEST_SERVE_PATH:-/api/inngest} \
+		setsid "$EXEC_BIN" 2>>"$RUN_DIR/logs/executor.log" &
+	EXEC_PID=$!
+	for _ in $(seq 100); do
+		port_busy "$EXEC_PORT" && break
+		if ! kill -0 "$EXEC_PID" 2>/dev/null; then
+			tail -n 5 "$RUN_DIR/logs/executor.log" >&2
+			die "the executor did not start (see above)"
+		fi
+		sleep 0.1
+	done
+fi
 
 # The pool.  setsid: its own session, so a Ctrl-C reaches only this script,
 # which then stops everything in order (front first, then a pool drain).
@@ -136,15 +182,24 @@ run: Omni ($OMNI_ENV, $WORKERS workers x $THREADS threads) behind $FRONT
 run:   http://127.0.0.1:$PORT/      (Ctrl-C stops)
 run:   pool pid $POOL_PID, $FRONT pid $FRONT_PID; logs in $RUN_DIR/logs
 EOF
+if [ "$USE_EXECUTOR" = 1 ]; then
+	cat >&2 <<EOF
+run: local executor pid $EXEC_PID: http://127.0.0.1:$EXEC_PORT/runs
+run:   events: curl -d '{"name":"...","data":{}}' \\
+run:     http://127.0.0.1:$EXEC_PORT/e/\$(cat $RUN_DIR/event-key)
+EOF
+fi
 
 # Until either stops by itself (or a signal runs the traps).
 set +e
-wait -n "$POOL_PID" "$FRONT_PID"
+wait -n "$POOL_PID" "$FRONT_PID" ${EXEC_PID:+"$EXEC_PID"}
 rc=$?
 set -e
-if kill -0 "$POOL_PID" 2>/dev/null; then
-	echo "run: $FRONT exited ($rc)" >&2
-else
+if ! kill -0 "$POOL_PID" 2>/dev/null; then
 	echo "run: the pool exited ($rc)" >&2
+elif [ -n "$EXEC_PID" ] && ! kill -0 "$EXEC_PID" 2>/dev/null; then
+	echo "run: the executor exited ($rc; see $RUN_DIR/logs/executor.log)" >&2
+else
+	echo "run: $FRONT exited ($rc)" >&2
 fi
 exit 1

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "functions.h"
 #include "inngest_step.h"
+#include "timeutil.h"
 
 #define NAME_LEN 96
 
@@ -30,6 +31,21 @@ static const char *data_str(struct ing_ctx *ctx, const char *key,
 	    json_object_is_type(v, json_type_string))
 		return json_object_get_string(v);
 	return def;
+}
+
+/* event.data.<key> as an integer in [lo, hi], or 'def'. */
+static int data_int(struct ing_ctx *ctx, const char *key, int def, int lo,
+    int hi)
+{
+	struct json_object *data, *v;
+	int64_t n;
+
+	if (!json_object_object_get_ex(ing_ctx_event(ctx), "data", &data) ||
+	    !json_object_object_get_ex(data, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return def;
+	n = json_object_get_int64(v);
+	return n < lo ? lo : n > hi ? hi : (int)n;
 }
 
 /* Step code that returns its own name: what a real step would compute. */
@@ -99,10 +115,11 @@ static enum ing_rc flaky_step(struct ing_ctx *ctx, void *arg,
     struct json_object **out)
 {
 	(void)arg;
-	/* Stateless, so any worker of any replica behaves the same. */
-	if (ing_ctx_attempt(ctx) == 0)
+	/* Stateless, so any worker of any replica behaves the same: the
+	 * first data.failures attempts (default 1) fail. */
+	if (ing_ctx_attempt(ctx) < data_int(ctx, "failures", 1, 0, 20))
 		return ing_fail(ctx, ING_RC_RETRY, "FlakyError",
-		    "first attempt fails on purpose");
+		    "this attempt fails on purpose");
 	*out = json_object_new_int(ing_ctx_attempt(ctx));
 	return ING_RC_OK;
 }
@@ -151,6 +168,52 @@ static enum ing_rc sleeper(struct ing_ctx *ctx, struct json_object **result)
 	ING_TRY(ing_step_run(ctx, "after", step_name, "after", &v[1]));
 	return result_or_oom(ctx, object_with("steps", array_of(v, 2)),
 	    result);
+}
+
+/* ---- test-cancel -------------------------------------------------------- */
+
+/* The same shape as test-sleep (default nap 30s); cancelled by
+ * <prefix>/test.cancel with the same data.id (registration). */
+static enum ing_rc cancellable(struct ing_ctx *ctx,
+    struct json_object **result)
+{
+	struct json_object *v[2];
+
+	ING_TRY(ing_step_run(ctx, "before", step_name, "before", &v[0]));
+	ING_TRY(ing_step_sleep(ctx, "nap", data_str(ctx, "duration", "30s")));
+	ING_TRY(ing_step_run(ctx, "after", step_name, "after", &v[1]));
+	return result_or_oom(ctx, object_with("steps", array_of(v, 2)),
+	    result);
+}
+
+/* ---- test-serial -------------------------------------------------------- */
+
+/* A step that holds its worker thread for data.ms (default 200, at most
+ * 2000) and says when it ran: with the function's concurrency limit of
+ * 1, no two runs' steps overlap. */
+static enum ing_rc busy_step(struct ing_ctx *ctx, void *arg,
+    struct json_object **out)
+{
+	struct json_object *o = json_object_new_object();
+	long long start = time_real_ms();
+
+	(void)arg;
+	time_sleep_ms(data_int(ctx, "ms", 200, 0, 2000));
+	if (o == NULL)
+		return ing_fail(ctx, ING_RC_RETRY, NULL, "out of memory");
+	json_object_object_add(o, "start_ms", json_object_new_int64(start));
+	json_object_object_add(o, "end_ms",
+	    json_object_new_int64(time_real_ms()));
+	*out = o;
+	return ING_RC_OK;
+}
+
+static enum ing_rc serial(struct ing_ctx *ctx, struct json_object **result)
+{
+	struct json_object *v;
+
+	ING_TRY(ing_step_run(ctx, "work", busy_step, NULL, &v));
+	return result_or_oom(ctx, json_object_get(v), result);
 }
 
 /* ---- test-parallel ------------------------------------------------------ */
@@ -237,6 +300,7 @@ static enum ing_rc sender(struct ing_ctx *ctx, struct json_object **result)
 /* ---- test-invoke -------------------------------------------------------- */
 
 static char invoke_target[NAME_LEN];
+static char cancel_event[NAME_LEN];
 
 static enum ing_rc invoker(struct ing_ctx *ctx, struct json_object **result)
 {
@@ -272,7 +336,20 @@ static struct slot slots[] = {
 	{ "test-wait", "test.wait", waiter, -1, "", {0} },
 	{ "test-send", "test.send", sender, -1, "", {0} },
 	{ "test-invoke", "test.invoke", invoker, -1, "", {0} },
+	{ "test-cancel", "test.cancellable", cancellable, -1, "", {0} },
+	{ "test-serial", "test.serial", serial, -1, "", {0} },
 };
+
+/* What the table's columns cannot say: test-cancel's cancelOn and
+ * test-serial's concurrency limit. */
+static void flow_control(struct slot *s)
+{
+	if (strcmp(s->id, "test-cancel") == 0) {
+		s->fn.cancel[0].event = cancel_event;
+		s->fn.cancel[0].if_expr = "async.data.id == event.data.id";
+	} else if (strcmp(s->id, "test-serial") == 0)
+		s->fn.concurrency[0].limit = 1;
+}
 
 enum ing_err functions_register_testing(struct ing_app *app,
     const struct omni_config *cfg)
@@ -291,6 +368,7 @@ enum ing_err functions_register_testing(struct ing_app *app,
 	snprintf(sent_event, sizeof(sent_event), "%s/test.sent", prefix);
 	snprintf(invoke_target, sizeof(invoke_target), "%s-test-three-steps",
 	    ing_app_id(app));
+	snprintf(cancel_event, sizeof(cancel_event), "%s/test.cancel", prefix);
 	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
 		struct slot *s = &slots[i];
 
@@ -305,6 +383,7 @@ enum ing_err functions_register_testing(struct ing_app *app,
 			s->fn.has_retries = 1;
 			s->fn.retries = s->retries;
 		}
+		flow_control(s);
 		err = ing_app_register(app, &s->fn);
 		if (err != ING_OK)
 			return err;

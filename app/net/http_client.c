@@ -17,6 +17,12 @@
 
 #include "http_client.h"
 
+/* curl_easy_header() reads captured headers: libcurl 7.83 or later
+ * (Debian 12 has 7.88). */
+#if LIBCURL_VERSION_NUM < 0x075300
+#error "libcurl 7.83 or later is required"
+#endif
+
 #define DEF_CONNECT_MS 5000L
 #define DEF_TIMEOUT_MS 30000L
 #define DEF_MAX_RESPONSE ((size_t)4 * 1024 * 1024)
@@ -370,6 +376,25 @@ static void wipe_headers(struct curl_slist *hdrs)
 	curl_slist_free_all(hdrs);
 }
 
+/* The values of the headers the caller asked for, from the final answer
+ * (request -1: the last one after any 100 Continue).  0, or -1 out of
+ * memory. */
+static int capture_headers(CURL *h, const struct hc_request *req,
+    struct hc_response *resp)
+{
+	struct curl_header *hdr;
+
+	for (size_t i = 0; i < req->nwant; i++) {
+		if (curl_easy_header(h, req->want_headers[i], 0, CURLH_HEADER,
+		    -1, &hdr) != CURLHE_OK)
+			continue;
+		resp->headers[i] = strdup(hdr->value);
+		if (resp->headers[i] == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 enum hc_err hc_perform(const struct hc_request *req, struct hc_response *resp)
 {
 	struct sink sink = {0};
@@ -383,7 +408,9 @@ enum hc_err hc_perform(const struct hc_request *req, struct hc_response *resp)
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_ms = -1;
 	if (req == NULL || req->url == NULL || req->method == NULL ||
-	    (req->nheaders > 0 && req->headers == NULL))
+	    (req->nheaders > 0 && req->headers == NULL) ||
+	    req->nwant > HC_MAX_WANT ||
+	    (req->nwant > 0 && req->want_headers == NULL))
 		return HC_EINVAL;
 	if (!global_ok)
 		return HC_EINVAL;
@@ -412,12 +439,12 @@ enum hc_err hc_perform(const struct hc_request *req, struct hc_response *resp)
 	if ((err = curl_result(rc, &sink)) == HC_OK) {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 		resp->body = hc_buf_take(&sink.buf, &resp->body_len);
-		if (resp->body == NULL)
+		if (resp->body == NULL || capture_headers(h, req, resp) != 0)
 			err = HC_ENOMEM;
 	}
 	if (err != HC_OK) {
+		hc_response_free(resp);
 		resp->status = 0;
-		resp->body_len = 0;
 		resp->retry_after_ms = -1;
 	}
 	/* The handle keeps pointers to our stack and to the header list:
@@ -437,4 +464,8 @@ void hc_response_free(struct hc_response *resp)
 	free(resp->body);
 	resp->body = NULL;
 	resp->body_len = 0;
+	for (size_t i = 0; i < HC_MAX_WANT; i++) {
+		free(resp->headers[i]);
+		resp->headers[i] = NULL;
+	}
 }

@@ -58,6 +58,7 @@ API (other test files import this module; keep it stable):
         .start(timeout=30) -> self   waits until GET / answers 200 through
                                      the front; a context manager too
         .stop()                      front, then pool; idempotent
+        .restart_pool(timeout=30)    drain the pool, start a new one
         .port, .run_dir, .log_dir, .socket, .config_path (rendered front
         config), .env (the pool's), .pool (Process), .front_proc (Process)
         .request(method, path, **kw) / .get(path, **kw) /
@@ -551,6 +552,12 @@ class Stack:
         if errors:
             raise AssertionError("sanitizer reports:\n" +
                                  "\n".join(errors[:20]))
+
+    def restart_pool(self, timeout=30):
+        """Drain the pool (SIGTERM) and start a new one behind the same
+        front server, as a deploy does."""
+        self.pool.stop(SIGTERM, timeout=20)
+        self._start_pool(timeout)
 
     def stop(self):
         """Stop the front server, then the pool; idempotent."""
