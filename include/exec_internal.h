@@ -43,9 +43,19 @@ struct exec_claim {
 	int used;
 };
 
+/* A prepared statement kept for reuse, keyed by its SQL text's address
+ * (every statement is a string literal). */
+#define EXEC_STMT_CACHE 96
+struct exec_stmt {
+	const char *sql;
+	sqlite3_stmt *st;
+	int busy;                    /* handed out, not yet ended */
+};
+
 struct executor {
 	struct exec_config cfg;
 	sqlite3 *db;
+	struct exec_stmt stmts[EXEC_STMT_CACHE];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;           /* a job was added, or one finished */
 	struct exec_claim claims[EXEC_MAX_CLAIMS];
@@ -63,12 +73,17 @@ int exec_store_open(struct executor *ex, char *err, size_t errlen);
 void exec_store_close(struct executor *ex);
 
 /*
- * Prepare 'sql' and bind its parameters from 'types', one char each:
- * 's' const char * (NULL binds null), 'i' int64_t, 'j' struct json_object *
- * (serialized; NULL binds the JSON text "null").  NULL on error (logged).
+ * Prepare 'sql' (a string literal: statements are cached by its address,
+ * as parsing costs more than running them) and bind its parameters from
+ * 'types', one char each: 's' const char * (NULL binds null), 'i'
+ * int64_t, 'j' struct json_object * (serialized; NULL binds the JSON text
+ * "null").  NULL on error (logged).  Every statement returned is given
+ * back with exec_sql_end(), never sqlite3_finalize().
  */
 sqlite3_stmt *exec_sql(struct executor *ex, const char *sql,
     const char *types, ...);
+/* Done with a statement from exec_sql() (NULL is a no-op). */
+void exec_sql_end(struct executor *ex, sqlite3_stmt *st);
 /* The same, stepped once and finalized: 0 done, -1 error (logged). */
 int exec_sql_do(struct executor *ex, const char *sql, const char *types,
     ...);

@@ -37,7 +37,7 @@ static int memoized(struct executor *ex, const char *run_id,
 		    json_object_new_string(id)) != 0)
 			rc = -1;
 	}
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	return rc;
 }
 
@@ -122,7 +122,7 @@ int exec_call_build(struct executor *ex, struct exec_call *c)
 	c->body_len = c->body != NULL ? strlen(c->body) : 0;
 	rc = ctx != NULL && c->url != NULL && c->body != NULL ? 0 : -1;
 out:
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	json_object_put(event);
 	json_object_put(body);
 	return rc;

@@ -119,7 +119,7 @@ static int pick(struct executor *ex, struct job *j)
 		j->limits[1] = sqlite3_column_int(st, 9);
 		found = strcmp(j->kind, "call") != 0 || within_limits(ex, j);
 	}
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	return found;
 }
 

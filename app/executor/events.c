@@ -140,7 +140,7 @@ static struct json_object *run_event(struct executor *ex, const char *run)
 
 	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
 		ev = exec_col_json(st, 0);
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	return ev;
 }
 
@@ -149,34 +149,43 @@ struct match {
 	char step[128];
 };
 
-/* Waits for this event's name whose condition holds. */
+/* Waits for this event's name whose condition holds: collected first
+ * (the statement must be done before the rows it reads change), then
+ * resolved. */
 static int resolve_waits(struct executor *ex, struct json_object *event)
 {
 	sqlite3_stmt *st = exec_sql(ex, "SELECT run_id, step, expr FROM waits "
 	    "WHERE event = ? AND until_at >= ? ORDER BY until_at", "si",
 	    ev_str(event, "name"), exec_now_ms());
-	struct match m[64];
-	size_t n = 0;
+	struct match *m = NULL;
+	size_t n = 0, cap = 0;
 	int rc = st != NULL ? 0 : -1;
 
-	/* Collected first: the statement must be done before the rows it
-	 * reads change.  More than 64 waiters on one event resolve on the
-	 * next matching event. */
-	while (rc == 0 && n < 64 && sqlite3_step(st) == SQLITE_ROW) {
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
 		struct json_object *trigger = run_event(ex,
 		    exec_col_text(st, 0));
 
 		if (expr_matches((const char *)sqlite3_column_text(st, 2),
 		    trigger, event)) {
-			snprintf(m[n].run_id, sizeof(m[n].run_id), "%s",
-			    exec_col_text(st, 0));
-			snprintf(m[n].step, sizeof(m[n].step), "%s",
-			    exec_col_text(st, 1));
-			n++;
+			if (n == cap) {
+				void *p = realloc(m, (cap = cap ? cap * 2 : 16) *
+				    sizeof(*m));
+				if (p == NULL)
+					rc = -1;
+				else
+					m = p;
+			}
+			if (rc == 0) {
+				snprintf(m[n].run_id, sizeof(m[n].run_id), "%s",
+				    exec_col_text(st, 0));
+				snprintf(m[n].step, sizeof(m[n].step), "%s",
+				    exec_col_text(st, 1));
+				n++;
+			}
 		}
 		json_object_put(trigger);
 	}
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		rc = exec_sql_do(ex, "DELETE FROM waits WHERE run_id = ? AND "
 		    "step = ?", "ss", m[i].run_id, m[i].step);
@@ -190,6 +199,7 @@ static int resolve_waits(struct executor *ex, struct json_object *event)
 		if (rc == 0)
 			rc = exec_discover(ex, m[i].run_id);
 	}
+	free(m);
 	return rc;
 }
 
@@ -247,7 +257,7 @@ static int cancel_runs(struct executor *ex, struct json_object *event)
 		json_object_put(trigger);
 		json_object_put(cfg);
 	}
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = exec_run_finish(ex, ids[i], "cancelled", NULL, NULL);
 	free(ids);
@@ -300,7 +310,7 @@ static int start_triggered(struct executor *ex, struct json_object *event)
 			snprintf(fns[n++], 256, "%s", exec_col_text(st, 0));
 		json_object_put(cfg);
 	}
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = exec_run_start(ex, fns[i], event, NULL, NULL, run_id);
 	free(fns);

@@ -95,6 +95,7 @@ static int fail_run(struct apply *ap, const char *name, const char *msg)
 	json_object_put(e);
 	snprintf(ap->error, sizeof(ap->error), "%s", msg);
 	ap->failed = 1;
+	ap->outcome = "failed";
 	return rc;
 }
 
@@ -237,6 +238,25 @@ static void note_op(struct apply *ap, const char *kind, const char *id,
 		snprintf(ap->step_name, sizeof(ap->step_name), "%s", name);
 }
 
+/* Step ids are hashes (hex) in every SDK; the id becomes the stepId of a
+ * call URL, so anything outside [A-Za-z0-9._:-] is refused, not escaped. */
+static int safe_step_id(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n >= 128)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == ':' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
 static int apply_op(struct apply *ap, struct json_object *op)
 {
 	const char *id = str_member(op, "id"), *kind = str_member(op, "op");
@@ -245,7 +265,7 @@ static int apply_op(struct apply *ap, struct json_object *op)
 
 	if (name == NULL)
 		name = str_member(op, "name");
-	if (id == NULL || kind == NULL || strlen(id) >= 128)
+	if (id == NULL || kind == NULL || !safe_step_id(id))
 		return fail_run(ap, "InvalidOp", "an op without a valid id or "
 		    "op name");
 	note_op(ap, kind, id, name);
@@ -368,7 +388,7 @@ static int record_call(struct apply *ap)
 		if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
 			snprintf(ap->step_name, sizeof(ap->step_name), "%s",
 			    exec_col_text(st, 0));
-		sqlite3_finalize(st);
+		exec_sql_end(ap->ex, st);
 	}
 	return exec_sql_do(ap->ex, "INSERT INTO calls (run_id, seq, step, "
 	    "step_name, attempt, started_at, duration_ms, http_status, "

@@ -98,7 +98,7 @@ static struct json_object *function_config(struct executor *ex,
 
 	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
 		cfg = exec_col_json(st, 0);
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	return cfg;
 }
 
@@ -204,8 +204,11 @@ static int report_to_parent(struct executor *ex, const char *run_id,
     const char *status, struct json_object *output,
     struct json_object *error)
 {
-	sqlite3_stmt *st = exec_sql(ex, "SELECT parent_run, parent_step FROM "
-	    "runs WHERE id = ? AND parent_run IS NOT NULL", "s", run_id);
+	/* Only a parent still running hears of it: a cancelled parent
+	 * stays as it was cancelled. */
+	sqlite3_stmt *st = exec_sql(ex, "SELECT c.parent_run, c.parent_step "
+	    "FROM runs c JOIN runs p ON p.id = c.parent_run WHERE c.id = ? AND "
+	    "p.status = 'running'", "s", run_id);
 	struct json_object *value;
 	int rc = 0;
 
@@ -228,7 +231,7 @@ static int report_to_parent(struct executor *ex, const char *run_id,
 		if (rc == 0)
 			rc = exec_discover(ex, parent);
 	}
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	return rc;
 }
 
@@ -245,7 +248,7 @@ int exec_run_finish(struct executor *ex, const char *run_id,
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		snprintf(fn_id, sizeof(fn_id), "%s", exec_col_text(st, 0));
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	if (fn_id[0] == '\0')
 		return 0; /* already ended: a late answer or a second cancel */
 	if (exec_sql_do(ex, "UPDATE runs SET status = ?, output = ?, error = "
@@ -327,13 +330,13 @@ struct json_object *exec_runs_json(struct executor *ex, int limit)
 	st = exec_sql(ex, "SELECT " SUMMARY_COLS " FROM runs ORDER BY "
 	    "started_at DESC, id DESC LIMIT ?", "i", (int64_t)limit);
 	if (arr == NULL || st == NULL) {
-		sqlite3_finalize(st);
+		exec_sql_end(ex, st);
 		json_object_put(arr);
 		return NULL;
 	}
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_object_array_add(arr, summary_of(st));
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	return arr;
 }
 
@@ -358,7 +361,7 @@ static struct json_object *calls_of(struct executor *ex, const char *id)
 		add_text(o, "error", st, 9);
 		json_object_array_add(arr, o);
 	}
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	return arr;
 }
 
@@ -386,7 +389,7 @@ static struct json_object *steps_of(struct executor *ex, const char *id)
 		json_object_put(v);
 		json_object_array_add(arr, o);
 	}
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	return arr;
 }
 
@@ -410,7 +413,7 @@ static struct json_object *pending_of(struct executor *ex, const char *id,
 		}
 		json_object_array_add(arr, o);
 	}
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	return arr;
 }
 
@@ -432,6 +435,6 @@ struct json_object *exec_run_json(struct executor *ex, const char *run_id)
 		json_object_object_add(o, "sleeping",
 		    pending_of(ex, run_id, 0));
 	}
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	return o;
 }

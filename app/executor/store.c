@@ -2,8 +2,8 @@
  * store.c -- the local executor's SQLite connection: the schema, a small
  * binding helper and transactions.
  *
- * One connection, used under ex->mu.  WAL mode: readers never block the
- * writer and a commit is one append; synchronous=NORMAL keeps every
+ * One connection, used under ex->mu, holding the file exclusively.  WAL:
+ * a commit is one append; synchronous=NORMAL keeps every
  * committed transaction across a killed process (the WAL is in the page
  * cache and replayed on open); only a power loss can drop the last ones.
  */
@@ -77,8 +77,10 @@ int exec_store_open(struct executor *ex, char *err, size_t errlen)
 	/* A busy database (another executor on the same file) is an error
 	 * after a few seconds, not a hang. */
 	sqlite3_busy_timeout(ex->db, 5000);
-	if (sqlite3_exec(ex->db, "PRAGMA journal_mode=WAL;"
-	    "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL,
+	/* Exclusive: one executor per database (a second one would drive
+	 * the same runs twice), and no file lock taken per transaction. */
+	if (sqlite3_exec(ex->db, "PRAGMA locking_mode=EXCLUSIVE;"
+	    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(ex->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", ex->cfg.db_path,
@@ -100,9 +102,56 @@ int exec_store_open(struct executor *ex, char *err, size_t errlen)
 
 void exec_store_close(struct executor *ex)
 {
+	for (size_t i = 0; i < EXEC_STMT_CACHE; i++) {
+		sqlite3_finalize(ex->stmts[i].st);
+		ex->stmts[i] = (struct exec_stmt){ 0 };
+	}
 	if (ex->db != NULL)
 		sqlite3_close(ex->db);
 	ex->db = NULL;
+}
+
+/* A cached, idle statement for 'sql', or a new one (cached when a slot
+ * is free).  A statement still in use higher up the stack (the same SQL
+ * run again while its rows are read) gets a fresh, uncached one. */
+static sqlite3_stmt *statement(struct executor *ex, const char *sql)
+{
+	struct exec_stmt *free_slot = NULL;
+	sqlite3_stmt *st = NULL;
+
+	for (size_t i = 0; i < EXEC_STMT_CACHE; i++) {
+		struct exec_stmt *c = &ex->stmts[i];
+
+		if (c->sql == sql && !c->busy) {
+			c->busy = 1;
+			return c->st;
+		}
+		if (c->sql == NULL && free_slot == NULL)
+			free_slot = c;
+	}
+	if (sqlite3_prepare_v3(ex->db, sql, -1, free_slot != NULL ?
+	    SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK) {
+		log_db(ex, "prepare");
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	if (free_slot != NULL)
+		*free_slot = (struct exec_stmt){ sql, st, 1 };
+	return st;
+}
+
+void exec_sql_end(struct executor *ex, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < EXEC_STMT_CACHE; i++)
+		if (ex->stmts[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			ex->stmts[i].busy = 0;
+			return;
+		}
+	sqlite3_finalize(st);
 }
 
 static int bind_args(sqlite3_stmt *st, const char *types, va_list ap)
@@ -136,15 +185,13 @@ static int bind_args(sqlite3_stmt *st, const char *types, va_list ap)
 static sqlite3_stmt *prepare_v(struct executor *ex, const char *sql,
     const char *types, va_list ap)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = statement(ex, sql);
 
-	if (sqlite3_prepare_v2(ex->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_db(ex, "prepare");
+	if (st == NULL)
 		return NULL;
-	}
 	if (bind_args(st, types, ap) != SQLITE_OK) {
 		log_db(ex, "bind");
-		sqlite3_finalize(st);
+		exec_sql_end(ex, st);
 		return NULL;
 	}
 	return st;
@@ -177,7 +224,7 @@ int exec_sql_do(struct executor *ex, const char *sql, const char *types,
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		log_db(ex, "step");
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -196,7 +243,7 @@ int64_t exec_sql_int(struct executor *ex, int64_t def, const char *sql,
 	if (sqlite3_step(st) == SQLITE_ROW &&
 	    sqlite3_column_type(st, 0) != SQLITE_NULL)
 		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	exec_sql_end(ex, st);
 	return v;
 }
 

@@ -75,6 +75,21 @@ class RealExecutor:
         except OSError:
             return False
 
+    def sanitizer_errors(self):
+        """ASan/UBSan reports in every executor log of this test class
+        (the ASan build runs an ASan executor)."""
+        lines = []
+        for n in range(1, self.starts + 1):
+            path = os.path.join(self.log_dir, "executor-%d.log" % n)
+            try:
+                with open(path, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            lines += [line for line in text.splitlines()
+                      if any(m in line for m in harness.SANITIZER_MARKS)]
+        return lines
+
     def synced(self):
         return any(e.get("event") == "executor_app_synced"
                    for e in self.proc.events())
@@ -172,13 +187,18 @@ class ExecutorMixin:
     @classmethod
     def tearDownClass(cls):
         # The executor first: its database lives in the stack's directory.
+        errors = []
         if getattr(cls, "ex", None) is not None:
             cls.ex.stop()
+            errors = cls.ex.sanitizer_errors()  # LeakSanitizer at exit
         if getattr(cls, "stack", None) is not None:
             cls.stack.stop()
+        if errors:
+            raise AssertionError("executor sanitizer reports:\n" +
+                                 "\n".join(errors[:20]))
 
     def tearDown(self):
-        errors = self.stack.sanitizer_errors()
+        errors = self.stack.sanitizer_errors() + self.ex.sanitizer_errors()
         self.assertEqual(errors, [], "\n".join(errors))
 
     def completed(self, run, output=None):
