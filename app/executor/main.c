@@ -5,7 +5,9 @@
  *   INNGEST_SIGNING_KEY            signs calls, checks syncs (required)
  *   INNGEST_EVENT_KEY              the key of POST /e/{key} (required)
  *   OMNI_EXECUTOR_PORT             loopback port (8288)
- *   OMNI_EXECUTOR_HOST             numeric address to bind (127.0.0.1)
+ *   OMNI_EXECUTOR_HOST             loopback address to bind (127.0.0.1;
+ *                                  the pages have no login, so nothing
+ *                                  but a loopback address is accepted)
  *   OMNI_EXECUTOR_DB               SQLite file
  *                                  ($OMNI_DATA_DIR/executor.sqlite)
  *   OMNI_EXECUTOR_APP_URL          serve URL to sync at start (none)
@@ -18,6 +20,7 @@
  * 78).  SIGTERM or SIGINT stops it: the HTTP server first, then the
  * driver threads (a call in flight is made again at the next start).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -85,6 +88,23 @@ static const char *db_path(char *buf, size_t len)
 	return buf;
 }
 
+/* NULL, or a numeric loopback address (127.0.0.0/8 or ::1). */
+static const char *loopback_host(void)
+{
+	const char *h = getenv("OMNI_EXECUTOR_HOST");
+	unsigned char a[16];
+
+	if (h == NULL || *h == '\0')
+		return NULL;
+	if ((inet_pton(AF_INET, h, a) == 1 && a[0] == 127) ||
+	    (inet_pton(AF_INET6, h, a) == 1 &&
+	    memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0))
+		return h;
+	die_config("OMNI_EXECUTOR_HOST", "must be a numeric loopback address "
+	    "(127.0.0.1 or ::1): the run pages have no login");
+	return NULL;
+}
+
 static void read_config(struct exec_config *c, char *dbbuf, size_t dblen)
 {
 	const char *lvl = getenv("LOG_LEVEL"), *key;
@@ -137,7 +157,7 @@ int main(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	read_config(&cfg, dbbuf, sizeof(dbbuf));
-	ho.host = getenv("OMNI_EXECUTOR_HOST");
+	ho.host = loopback_host();
 	ho.port = (int)env_long("OMNI_EXECUTOR_PORT", 8288, 0, 65535);
 	ho.max_body = MAX_BODY;
 	ho.threads = 4;

@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "exec_views.h"
+#include "http_client.h"
 #include "json_util.h"
 
 /* Shown for a member that is missing or null. */
@@ -26,70 +27,48 @@
 /* U+FFFD, for bytes HTML must not carry. */
 #define REPLACEMENT "\xef\xbf\xbd"
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	int oom;                    /* an allocation failed: all else is moot */
-};
-
-/* Room for 'n' more bytes and a NUL; 0 when out of memory. */
-static int buf_reserve(struct buf *b, size_t n)
+/* The page grows in Omni's buffer (http_client.h); after a failed
+ * allocation every append is a no-op and finish() gives NULL. */
+static void buf_addn(struct hc_buf *b, const char *s, size_t n)
 {
-	size_t cap;
-	char *p;
-
-	if (b->oom)
-		return 0;
-	if (n < b->cap - b->len)
-		return 1;
-	if (n > SIZE_MAX / 2 - b->len - 1) {
-		b->oom = 1;
-		return 0;
-	}
-	cap = b->cap ? b->cap : 4096;
-	while (cap - b->len <= n)
-		cap *= 2;
-	p = realloc(b->p, cap);
-	if (p == NULL) {
-		b->oom = 1;
-		return 0;
-	}
-	b->p = p;
-	b->cap = cap;
-	return 1;
-}
-
-static void buf_addn(struct buf *b, const char *s, size_t n)
-{
-	if (!buf_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	if (!b->failed && n > 0)
+		hc_buf_put(b, s, n);
 }
 
 /* Literal markup. */
-static void add(struct buf *b, const char *s)
+static void add(struct hc_buf *b, const char *s)
 {
 	buf_addn(b, s, strlen(s));
 }
 
 /* Literal markup, formatted; never used on input text. */
 __attribute__((format(printf, 2, 3)))
-static void addf(struct buf *b, const char *fmt, ...)
+static void addf(struct hc_buf *b, const char *fmt, ...)
 {
+	char small[256], *big;
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
-	if (n < 0 || !buf_reserve(b, (size_t)n))
+	if (n < 0) {
+		b->failed = 1;
 		return;
+	}
+	if ((size_t)n < sizeof(small)) {
+		buf_addn(b, small, (size_t)n);
+		return;
+	}
+	if ((big = malloc((size_t)n + 1)) == NULL) {
+		b->failed = 1;
+		return;
+	}
 	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	b->len += (size_t)n;
+	buf_addn(b, big, (size_t)n);
+	free(big);
 }
 
 /*
@@ -98,7 +77,7 @@ static void addf(struct buf *b, const char *fmt, ...)
  * tab, LF and CR, DEL and invalid UTF-8 become U+FFFD (HTML refuses them,
  * and a browser would guess).
  */
-static void esc(struct buf *b, const char *s, size_t n)
+static void esc(struct hc_buf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0;
@@ -139,17 +118,16 @@ static void esc(struct buf *b, const char *s, size_t n)
 	buf_addn(b, s + n - run, run);
 }
 
-static void esc_str(struct buf *b, const char *s)
+static void esc_str(struct hc_buf *b, const char *s)
 {
 	esc(b, s, strlen(s));
 }
 
 /* A path segment: every byte but the unreserved ones percent-encoded,
- * then escaped for the attribute it goes in. */
-static void url_esc(struct buf *b, const char *s, size_t n)
+ * which leaves nothing an attribute would need escaped. */
+static void url_esc(struct hc_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	struct buf u = { 0 };
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -158,19 +136,14 @@ static void url_esc(struct buf *b, const char *s, size_t n)
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
 		    c == '_' || c == '~')
-			buf_addn(&u, (const char *)&c, 1);
+			buf_addn(b, (const char *)&c, 1);
 		else {
 			pct[0] = '%';
 			pct[1] = hex[c >> 4];
 			pct[2] = hex[c & 15];
-			buf_addn(&u, pct, 3);
+			buf_addn(b, pct, 3);
 		}
 	}
-	if (u.oom)
-		b->oom = 1;
-	else if (u.len > 0)
-		esc(b, u.p, u.len);
-	free(u.p);
 }
 
 /* ---- reading the input ------------------------------------------------ */
@@ -232,7 +205,7 @@ static int member_is(struct json_object *o, const char *key, const char *s)
 
 /* A value as text: a string as itself, anything else as compact JSON, a
  * missing one as a dash. */
-static void text(struct buf *b, struct json_object *v)
+static void text(struct hc_buf *b, struct json_object *v)
 {
 	if (v == NULL)
 		add(b, DASH);
@@ -245,7 +218,7 @@ static void text(struct buf *b, struct json_object *v)
 }
 
 /* A value as pretty-printed JSON in a <pre>. */
-static void pre_json(struct buf *b, struct json_object *v)
+static void pre_json(struct hc_buf *b, struct json_object *v)
 {
 	add(b, "<pre class=\"json\">");
 	esc_str(b, json_object_to_json_string_ext(v,
@@ -277,7 +250,7 @@ static int rfc3339(int64_t ms, char *out, size_t len)
 
 /* A time member: a <time> when it is epoch ms, else what is there; when
  * missing, 'missing' (literal markup). */
-static void time_of(struct buf *b, struct json_object *o, const char *key,
+static void time_of(struct hc_buf *b, struct json_object *o, const char *key,
     const char *missing)
 {
 	struct json_object *v = member(o, key);
@@ -323,7 +296,7 @@ static const char *known(const char *v, const char *const *set)
 }
 
 /* The status of a run or call as a coloured badge. */
-static void badge(struct buf *b, struct json_object *o, const char *key,
+static void badge(struct hc_buf *b, struct json_object *o, const char *key,
     const char *const *set)
 {
 	struct json_object *v = member(o, key);
@@ -336,7 +309,7 @@ static void badge(struct buf *b, struct json_object *o, const char *key,
 
 /* A data-<key> attribute with the member's string (empty when it is not
  * one). */
-static void data_attr(struct buf *b, struct json_object *o, const char *key)
+static void data_attr(struct hc_buf *b, struct json_object *o, const char *key)
 {
 	const char *s;
 	size_t n = 0;
@@ -349,7 +322,7 @@ static void data_attr(struct buf *b, struct json_object *o, const char *key)
 }
 
 /* A link to a run's page; its id as text when it is not a string. */
-static void run_link(struct buf *b, struct json_object *o, const char *key)
+static void run_link(struct hc_buf *b, struct json_object *o, const char *key)
 {
 	const char *id;
 	size_t n = 0;
@@ -404,7 +377,7 @@ static const char style[] =
 
 /* The head and the start of the body; 'title' is literal markup and
  * 'title_value', when not NULL, input appended to it. */
-static void page_start(struct buf *b, const char *title,
+static void page_start(struct hc_buf *b, const char *title,
     struct json_object *title_value)
 {
 	add(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n"
@@ -419,26 +392,30 @@ static void page_start(struct buf *b, const char *title,
 	add(b, "</style>\n</head>\n<body>\n");
 }
 
-static void page_end(struct buf *b)
+static void page_end(struct hc_buf *b)
 {
 	add(b, "</body>\n</html>\n");
 }
 
 /* The page out of the buffer: NULL only when out of memory. */
-static char *finish(struct buf *b, size_t *len)
+static char *finish(struct hc_buf *b, size_t *len)
 {
-	if (b->oom) {
-		free(b->p);
+	size_t n = 0;
+	char *page;
+
+	if (b->failed) {
+		hc_buf_free(b);
 		return NULL;
 	}
+	page = hc_buf_take(b, &n);
 	if (len != NULL)
-		*len = b->len;
-	return b->p;
+		*len = n;
+	return page;
 }
 
 /* ---- the list --------------------------------------------------------- */
 
-static void run_row(struct buf *b, struct json_object *r)
+static void run_row(struct hc_buf *b, struct json_object *r)
 {
 	add(b, "<tr class=\"run\"");
 	data_attr(b, r, "status");
@@ -464,7 +441,7 @@ static void run_row(struct buf *b, struct json_object *r)
 
 char *exec_view_runs_html(struct json_object *runs, size_t *len)
 {
-	struct buf b = { 0 };
+	struct hc_buf b = { 0 };
 	size_t n = 0;
 
 	page_start(&b, "Runs", NULL);
@@ -485,7 +462,7 @@ char *exec_view_runs_html(struct json_object *runs, size_t *len)
 
 /* ---- one run ---------------------------------------------------------- */
 
-static void summary(struct buf *b, struct json_object *run)
+static void summary(struct hc_buf *b, struct json_object *run)
 {
 	int64_t d;
 
@@ -517,7 +494,7 @@ static void summary(struct buf *b, struct json_object *run)
 
 /* The step a call ran: its name, else its id; "step" is the function
  * itself. */
-static void call_step(struct buf *b, struct json_object *c)
+static void call_step(struct hc_buf *b, struct json_object *c)
 {
 	struct json_object *id = member(c, "step");
 	const char *name;
@@ -543,7 +520,7 @@ static void call_step(struct buf *b, struct json_object *c)
 }
 
 /* The ops a call answered with: "op name" each, comma-separated. */
-static void call_ops(struct buf *b, struct json_object *c)
+static void call_ops(struct hc_buf *b, struct json_object *c)
 {
 	struct json_object *ops = member(c, "ops");
 	size_t n;
@@ -578,7 +555,7 @@ static void call_ops(struct buf *b, struct json_object *c)
 	add(b, "</span>");
 }
 
-static void call_item(struct buf *b, struct json_object *run,
+static void call_item(struct hc_buf *b, struct json_object *run,
     struct json_object *c)
 {
 	struct json_object *v;
@@ -625,7 +602,7 @@ static void call_item(struct buf *b, struct json_object *run,
 	add(b, "</li>\n");
 }
 
-static void timeline(struct buf *b, struct json_object *run)
+static void timeline(struct hc_buf *b, struct json_object *run)
 {
 	struct json_object *calls = member_array(run, "calls");
 	size_t n = calls != NULL ? json_object_array_length(calls) : 0;
@@ -647,7 +624,7 @@ static void timeline(struct buf *b, struct json_object *run)
 }
 
 /* A list member that is not an array: shown as it is, if at all. */
-static void not_a_list(struct buf *b, struct json_object *run,
+static void not_a_list(struct hc_buf *b, struct json_object *run,
     const char *key, const char *none)
 {
 	struct json_object *v = member(run, key);
@@ -660,7 +637,7 @@ static void not_a_list(struct buf *b, struct json_object *run,
 	add(b, ".</p>\n");
 }
 
-static void steps(struct buf *b, struct json_object *run)
+static void steps(struct hc_buf *b, struct json_object *run)
 {
 	struct json_object *list = member_array(run, "steps");
 	size_t n = list != NULL ? json_object_array_length(list) : 0;
@@ -703,7 +680,7 @@ static void steps(struct buf *b, struct json_object *run)
 	add(b, "</section>\n");
 }
 
-static void waiting(struct buf *b, struct json_object *run)
+static void waiting(struct hc_buf *b, struct json_object *run)
 {
 	struct json_object *list = member_array(run, "waiting");
 	size_t n = list != NULL ? json_object_array_length(list) : 0;
@@ -738,7 +715,7 @@ static void waiting(struct buf *b, struct json_object *run)
 	add(b, "</tbody>\n</table>\n</section>\n");
 }
 
-static void sleeping(struct buf *b, struct json_object *run)
+static void sleeping(struct hc_buf *b, struct json_object *run)
 {
 	struct json_object *list = member_array(run, "sleeping");
 	size_t n = list != NULL ? json_object_array_length(list) : 0;
@@ -770,7 +747,7 @@ static void sleeping(struct buf *b, struct json_object *run)
 
 /* The error when there is one, else the output (null shown as such for
  * a finished run, as not yet there for one that is not). */
-static void result(struct buf *b, struct json_object *run)
+static void result(struct hc_buf *b, struct json_object *run)
 {
 	struct json_object *err = member(run, "error");
 	struct json_object *out = member(run, "output");
@@ -791,7 +768,7 @@ static void result(struct buf *b, struct json_object *run)
 
 char *exec_view_run_html(struct json_object *run, size_t *len)
 {
-	struct buf b = { 0 };
+	struct hc_buf b = { 0 };
 	struct json_object *id = member(run, "run_id");
 
 	page_start(&b, "Run ", id);

@@ -43,6 +43,7 @@ class RealExecutor:
         self.port = port or harness.free_port()
         self.db = os.path.join(run_dir, "executor.sqlite")
         self.log_dir = os.path.join(run_dir, "logs")
+        os.makedirs(self.log_dir, exist_ok=True)
         self.app_url = app_url
         self.proc = None
         self.starts = 0
@@ -549,6 +550,64 @@ class ExecutorCaddyTests(ExecutorMixin):
     def test_three_steps_through_caddy(self):
         self.completed(self.ex.wait(self.ex.start_run("test.three-steps")),
                        {"steps": ["first", "second", "third"]})
+
+
+class ExecutorStartupTests(unittest.TestCase):
+    """Configuration errors stop the executor with one line (exit 78);
+    a second executor is refused the database the first one holds."""
+
+    def run_bad(self, **env):
+        import subprocess
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                    "INNGEST_SIGNING_KEY": KEY, "INNGEST_EVENT_KEY": "k",
+                    "OMNI_DATA_DIR": d,
+                    "OMNI_EXECUTOR_PORT": str(harness.free_port())}
+            base.update({k: v for k, v in env.items() if v is not None})
+            for k in [k for k, v in env.items() if v is None]:
+                del base[k]
+            p = subprocess.run([executor_bin()], env=base, timeout=20,
+                               stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True)
+        return p.returncode, p.stderr
+
+    def test_configuration_errors_name_the_variable(self):
+        for env, var in (({"INNGEST_SIGNING_KEY": None},
+                          "INNGEST_SIGNING_KEY"),
+                         ({"INNGEST_SIGNING_KEY": "not-a-key"},
+                          "INNGEST_SIGNING_KEY"),
+                         ({"INNGEST_EVENT_KEY": ""}, "INNGEST_EVENT_KEY"),
+                         ({"OMNI_EXECUTOR_PORT": "http"},
+                          "OMNI_EXECUTOR_PORT"),
+                         ({"OMNI_EXECUTOR_HOST": "0.0.0.0"},
+                          "OMNI_EXECUTOR_HOST"),
+                         ({"OMNI_EXECUTOR_APP_URL": "ftp://x"},
+                          "OMNI_EXECUTOR_APP_URL"),
+                         ({"OMNI_EXECUTOR_WORKERS": "0"},
+                          "OMNI_EXECUTOR_WORKERS"),
+                         ({"OMNI_DATA_DIR": None}, "OMNI_DATA_DIR")):
+            rc, err = self.run_bad(**env)
+            self.assertEqual(rc, 78, (env, err))
+            lines = [ln for ln in err.splitlines() if ln.strip()]
+            self.assertEqual(len(lines), 1, err)
+            self.assertIn(var, lines[0])
+
+    def test_a_second_executor_on_the_same_database_is_refused(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            first = RealExecutor(d, "").start()
+            try:
+                second = RealExecutor(d, "")
+                with self.assertRaises((harness.StopWaiting,
+                                        TimeoutError, RuntimeError)):
+                    second.start()
+                self.assertIn("locked", second.proc.log())
+                self.assertEqual(first.get("/health")[0], 200)
+            finally:
+                first.stop()
+                if second.proc is not None:
+                    second.stop()
 
 
 for _cls in (ExecutorRunTests, ExecutorInputTests, ExecutorPageTests,

@@ -503,17 +503,21 @@ class Startup(unittest.TestCase):
 
 class RunScript(unittest.TestCase):
     """`make run`'s script: serves GET / through each front on the given
-    port, and SIGINT (Ctrl-C) stops everything it started."""
+    port, runs a test function to completion on its local executor from one
+    event, and SIGINT (Ctrl-C) stops everything it started."""
 
     def run_front(self, front):
-        port = harness.free_port()
+        port, exec_port = harness.free_port(), harness.free_port()
         run_dir = tempfile.mkdtemp(prefix="omni-run-")
         self.addCleanup(shutil.rmtree, run_dir, True)
         env = {k: v for k, v in os.environ.items()
                if k in ("PATH", "HOME", "LANG", "OMNI_BIN")
                or k.endswith("SAN_OPTIONS")}
         env.update(FRONT=front, PORT=str(port), OMNI_RUN_DIR=run_dir,
-                   OMNI_WORKERS="2", OMNI_BIN=harness.omni_bin())
+                   OMNI_WORKERS="2", OMNI_BIN=harness.omni_bin(),
+                   OMNI_EXECUTOR_BIN=os.path.join(os.path.dirname(
+                       harness.omni_bin()), "omni-executor"),
+                   OMNI_EXECUTOR_PORT=str(exec_port), OMNI_DEBUG_ROUTES="1")
         proc = harness.spawn(["sh", os.path.join(harness.REPO, "scripts",
                                                  "run.sh")],
                              "run-" + front, run_dir, env=env,
@@ -524,6 +528,9 @@ class RunScript(unittest.TestCase):
             what="make run on port %d" % port)
         self.assertEqual(r.status, 200, proc.log())
         self.assertEqual(r.json(), {"status": "ok"})
+        self.assertEqual(self.event_to_completed_run(run_dir, exec_port),
+                         {"steps": ["first", "second", "third"]},
+                         proc.log())
         started = harness.children_of(proc.pid)
         self.assertTrue(started)
         proc.signal(signal.SIGINT)
@@ -531,6 +538,33 @@ class RunScript(unittest.TestCase):
         alive = [pid for pid in started if not _gone(pid)]
         self.assertEqual(alive, [], proc.log())
         self.assertFalse(os.path.exists(os.path.join(run_dir, "omni.sock")))
+
+    @staticmethod
+    def event_to_completed_run(run_dir, exec_port):
+        """POST an event to the executor `make run` started (with the key it
+        wrote) and wait for the run it starts: its output."""
+        with open(os.path.join(run_dir, "event-key")) as f:
+            key = f.read().strip()
+        log = os.path.join(run_dir, "logs", "executor.log")
+
+        def synced():
+            with open(log) as f:
+                return "executor_app_synced" in f.read()
+        harness.wait_until(synced, 30, what="the executor's sync")
+        r = harness.request(exec_port, "POST", "/e/" + key,
+                            body={"name": "omni/test.three-steps"})
+        event_id = r.json()["ids"][0]
+
+        def completed():
+            runs = harness.request(exec_port, "GET", "/runs").json()
+            done = [x for x in runs if x["event_id"] == event_id
+                    and x["status"] != "running"]
+            return done[0] if done else None
+        run = harness.wait_until(completed, 20, interval=0.1,
+                                 what="the run")
+        detail = harness.request(exec_port, "GET",
+                                 "/runs/" + run["run_id"]).json()
+        return detail["output"]
 
     def test_run_with_nginx(self):
         self.run_front("nginx")

@@ -1171,6 +1171,26 @@ test_unknown_omni_variable_warns(void **state)
 	free(out);
 }
 
+/* The local executor's settings share `make run`'s environment: the pool
+ * knows they are not its own and does not warn about them. */
+static void
+test_executor_variables_do_not_warn(void **state)
+{
+	(void)state;
+	setenv("OMNI_EXECUTOR_PORT", "8288", 1);
+	setenv("OMNI_EXECUTORX", "1", 1); /* not the executor's prefix */
+	log_set_level(LOG_INFO);
+	capture_start();
+	enum cfg_err err = load(NULL);
+	char *out = capture_end();
+	assert_int_equal(err, CFG_OK);
+	assert_null(strstr(out, "OMNI_EXECUTOR_PORT"));
+	assert_non_null(strstr(out, "unknown variable OMNI_EXECUTORX "));
+	unsetenv("OMNI_EXECUTOR_PORT");
+	unsetenv("OMNI_EXECUTORX");
+	free(out);
+}
+
 static void
 test_unknown_omni_variable_in_env_file_warns(void **state)
 {
@@ -1427,6 +1447,7 @@ main(void)
 		T(test_production_refuses_short_signing_keys),
 		T(test_production_accepts_real_signing_keys),
 		T(test_unknown_omni_variable_warns),
+		T(test_executor_variables_do_not_warn),
 		T(test_unknown_omni_variable_in_env_file_warns),
 		T(test_known_variable_does_not_warn),
 		T(test_failure_leaves_nothing),

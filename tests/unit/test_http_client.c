@@ -209,6 +209,39 @@ static void test_retry_after_captured(void **state)
 	lb_stop(&s);
 }
 
+/* Named response headers come back, whatever their case; absent ones are
+ * NULL; hc_response_free() releases them. */
+static void test_wanted_headers_captured(void **state)
+{
+	static const char *const want[] = { "X-Inngest-Sdk",
+	    "X-Inngest-No-Retry", "X-Absent" };
+	struct hc_request req = { 0 };
+	struct hc_response r;
+	struct lb_server s;
+	char url[64];
+
+	(void)state;
+	assert_int_equal(lb_start(&s, "HTTP/1.1 206 Partial Content\r\n"
+	    "x-inngest-sdk: c:v0.1.0\r\nX-Inngest-No-Retry: true\r\n"
+	    "Content-Length: 2\r\n\r\n[]"), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
+	req.method = "GET";
+	req.url = url;
+	req.want_headers = want;
+	req.nwant = 3;
+	assert_int_equal(hc_perform(&req, &r), HC_OK);
+	assert_int_equal(r.status, 206);
+	assert_string_equal(r.headers[0], "c:v0.1.0");
+	assert_string_equal(r.headers[1], "true");
+	assert_null(r.headers[2]);
+	hc_response_free(&r);
+	assert_null(r.headers[0]);
+	/* More names than the response has room for is a bad argument. */
+	req.nwant = HC_MAX_WANT + 1;
+	assert_int_equal(hc_perform(&req, &r), HC_EINVAL);
+	lb_stop(&s);
+}
+
 static void test_request_bytes(void **state)
 {
 	static const char *const hdrs[] = { "X-Test: yes",
@@ -323,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_refused_connection_is_a_network_error),
 		cmocka_unit_test(test_other_protocols_refused),
 		cmocka_unit_test(test_retry_after_captured),
+		cmocka_unit_test(test_wanted_headers_captured),
 		cmocka_unit_test(test_request_bytes),
 		cmocka_unit_test(test_buffer),
 		cmocka_unit_test(test_retry_after_parse),

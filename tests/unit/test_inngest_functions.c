@@ -99,7 +99,7 @@ static void test_registered_with_prefixed_events(void **state)
 	int found = 0;
 
 	(void)state;
-	assert_int_equal(ing_app_function_count(app), 8);
+	assert_int_equal(ing_app_function_count(app), 10);
 	assert_int_equal(ing_app_sync_payload(app, "http://h/api/inngest", &p),
 	    ING_OK);
 	fns = json_object_object_get(p, "functions");
@@ -149,6 +149,64 @@ static void test_flaky_fails_first_then_succeeds(void **state)
 	assert_string_equal(json_object_get_string(json_object_object_get(
 	    json_object_array_get_idx(o, 0), "op")), "StepRun");
 	json_object_put(o);
+}
+
+/* data.failures sets how many attempts fail: 2 means attempts 0 and 1. */
+static void test_flaky_failure_count_from_data(void **state)
+{
+	const char *twice = "{\"failures\":2}";
+	struct json_object *o;
+
+	(void)state;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		o = call("test-flaky", NULL, attempt, twice);
+		assert_string_equal(json_object_get_string(json_object_object_get(
+		    json_object_array_get_idx(o, 0), "op")), attempt < 2 ?
+		    "StepError" : "StepRun");
+		json_object_put(o);
+	}
+}
+
+/* The function entry of 'id' in the sync payload (a new reference to the
+ * whole payload in '*payload'). */
+static struct json_object *synced_function(const char *id,
+    struct json_object **payload)
+{
+	struct json_object *fns;
+
+	assert_int_equal(ing_app_sync_payload(app, "http://h/api/inngest",
+	    payload), ING_OK);
+	fns = json_object_object_get(*payload, "functions");
+	for (size_t i = 0; i < json_object_array_length(fns); i++) {
+		struct json_object *f = json_object_array_get_idx(fns, i);
+
+		if (strcmp(json_object_get_string(json_object_object_get(f,
+		    "id")), id) == 0)
+			return f;
+	}
+	fail_msg("no function %s", id);
+	return NULL;
+}
+
+static void test_cancel_and_serial_flow_control(void **state)
+{
+	struct json_object *p = NULL, *f, *c;
+
+	(void)state;
+	f = synced_function("omni-test-cancel", &p);
+	c = json_object_array_get_idx(json_object_object_get(f, "cancel"), 0);
+	assert_string_equal(json_object_get_string(json_object_object_get(c,
+	    "event")), "acme/test.cancel");
+	assert_string_equal(json_object_get_string(json_object_object_get(c,
+	    "if")), "async.data.id == event.data.id");
+	json_object_put(p);
+	f = synced_function("omni-test-serial", &p);
+	c = json_object_array_get_idx(json_object_object_get(f,
+	    "concurrency"), 0);
+	assert_int_equal(json_object_get_int(json_object_object_get(c,
+	    "limit")), 1);
+	assert_null(json_object_object_get(f, "cancel"));
+	json_object_put(p);
 }
 
 static void test_fatal_fails_without_retry(void **state)
@@ -222,6 +280,8 @@ int main(void)
 		T(test_registered_with_prefixed_events),
 		T(test_three_steps_completes),
 		T(test_flaky_fails_first_then_succeeds),
+		T(test_flaky_failure_count_from_data),
+		T(test_cancel_and_serial_flow_control),
 		T(test_fatal_fails_without_retry),
 		T(test_wait_reports_prefixed_event),
 		T(test_parallel_then_join),

@@ -61,6 +61,46 @@ nested(int levels)
 	return s;
 }
 
+/* ---- json_parse_value ---- */
+
+/* Any value under the same strict rules: arrays, scalars, and null as
+ * JSON_OK with no object; what the object parser refuses stays refused. */
+static void
+test_parse_value_any_type(void **state)
+{
+	struct json_object *o = (struct json_object *)1;
+	char why[160];
+
+	(void)state;
+	assert_int_equal(json_parse_value("[1,{\"a\":2}]", 11, &o, why,
+	    sizeof(why)), JSON_OK);
+	assert_true(json_object_is_type(o, json_type_array));
+	assert_int_equal(json_object_array_length(o), 2);
+	json_object_put(o);
+	assert_int_equal(json_parse_value(" 42 ", 4, &o, NULL, 0), JSON_OK);
+	assert_int_equal(json_object_get_int(o), 42);
+	json_object_put(o);
+	assert_int_equal(json_parse_value("\"s\"", 3, &o, NULL, 0), JSON_OK);
+	assert_string_equal(json_object_get_string(o), "s");
+	json_object_put(o);
+	o = (struct json_object *)1;
+	assert_int_equal(json_parse_value("null", 4, &o, NULL, 0), JSON_OK);
+	assert_null(o);
+	assert_int_equal(json_parse_value("[NaN]", 5, &o, why, sizeof(why)),
+	    JSON_ESYNTAX);
+	assert_null(o);
+	assert_int_equal(json_parse_value("[1] [2]", 7, &o, NULL, 0),
+	    JSON_ESYNTAX);
+	assert_int_equal(json_parse_value("[\"\0\"]", 5, &o, NULL, 0),
+	    JSON_ESYNTAX);
+	assert_int_equal(json_parse_value("", 0, &o, NULL, 0), JSON_ESYNTAX);
+	/* The object parser still wants an object. */
+	assert_int_equal(json_parse_object("[1]", 3, &o, NULL, 0),
+	    JSON_ENOT_OBJECT);
+	assert_int_equal(json_parse_object("null", 4, &o, NULL, 0),
+	    JSON_ENOT_OBJECT);
+}
+
 /* ---- json_parse_object ---- */
 
 static void
@@ -548,6 +588,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_value_any_type),
 		cmocka_unit_test(test_parse_object_ok),
 		cmocka_unit_test(test_parse_surrounding_whitespace_ok),
 		cmocka_unit_test(test_parse_trailing_garbage_refused),
