@@ -43,7 +43,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
 .PHONY: all test unit integration asan clang-check valgrind run deps clean \
-	bench tests-bin
+	bench bench-executor tests-bin
 
 all: $(BIN) $(EXEC_BIN)
 
@@ -126,8 +126,13 @@ build/clang/obj/tests/unit/%.o: tests/unit/%.c
 valgrind: $(BIN)
 	@python3 tests/integration/valgrind_check.py --bin $(BIN)
 
-bench: $(BIN)
+bench: $(BIN) $(EXEC_BIN)
 	@sh bench/bench_get_root.sh
+	@python3 bench/bench_executor.py
+
+# The local executor against the test executor (bench/README.md).
+bench-executor: $(BIN) $(EXEC_BIN)
+	@python3 bench/bench_executor.py
 
 run: deps
 	@$(MAKE) --no-print-directory $(BIN) $(EXEC_BIN)
@@ -153,8 +158,11 @@ FUZZ_DIR     := build/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) $(BASE_CFLAGS)
 FUZZ_OBJS    := $(LIBSRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_EXEC_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(filter-out \
+	app/executor/main.c,$(EXEC_SRCS)))
 FUZZ_TARGETS := fuzz_request fuzz_json fuzz_inngest fuzz_jcs fuzz_jwt \
-	fuzz_signature fuzz_daytona fuzz_endpoints
+	fuzz_signature fuzz_daytona fuzz_endpoints fuzz_exec_expr \
+	fuzz_exec_events
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 FUZZ_LINK     = clang $(FUZZ_CFLAGS) -fsanitize=fuzzer
 
@@ -167,6 +175,17 @@ $(FUZZ_DIR)/obj/%.o: %.c $(FUZZ_DIR)/.depfiles
 $(FUZZ_DIR)/libomni.a: $(FUZZ_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
+
+# The local executor's library (app/executor/ but its main.c), for the
+# fuzz_exec_* targets, which link SQLite and libmicrohttpd too.
+$(FUZZ_DIR)/libexecutor.a: $(FUZZ_EXEC_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_exec_%: tests/fuzz/fuzz_exec_%.c $(FUZZ_DIR)/libexecutor.a \
+		$(FUZZ_DIR)/libomni.a $(wildcard tests/fuzz/*.h)
+	$(FUZZ_LINK) $< $(FUZZ_DIR)/libexecutor.a $(FUZZ_DIR)/libomni.a \
+		$(EXEC_LIBS) $(LDLIBS) -o $@
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libomni.a $(wildcard tests/fuzz/*.h)
 	$(FUZZ_LINK) $< $(FUZZ_DIR)/libomni.a $(LDLIBS) -o $@

@@ -272,6 +272,16 @@ class ExecutorRunTests(ExecutorMixin):
         self.assertGreaterEqual(woke["started_at"] - slept[0]["started_at"],
                                 1500)
 
+    def test_sleep_until_a_time(self):
+        until = time.time() + 1.5
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(until)) + \
+            ".%03dZ" % (int(until * 1000) % 1000)
+        run = self.completed(self.ex.wait(self.ex.start_run(
+            "test.sleep", {"duration": stamp})),
+            {"steps": ["before", "after"]})
+        after = self.ops_for(run, "after", "StepRun")[0]
+        self.assertGreaterEqual(after["started_at"], int(until * 1000))
+
     def test_parallel_steps_each_run_in_their_own_call(self):
         run = self.completed(self.ex.wait(self.ex.start_run(
             "test.parallel")), {"joined": ["left", "right"]})
