@@ -140,6 +140,8 @@ static const struct cfg_var vars[] = {
 	    .type = VT_BOOL, ALL("0")},
 	{.name = "OMNI_SANDBOX_USER", FIELD(sandbox_user), .type = VT_STRING,
 	    ALL("omni-sandbox")},
+	{.name = "OMNI_WORKSPACE_TEMPLATE", FIELD(workspace_template),
+	    .type = VT_PATH, .flags = VF_EMPTY_OK, ALL("")},
 	{.name = "OMNI_SANDBOX_CGROUP", FIELD(sandbox_cgroup),
 	    .type = VT_STRING, ALL("auto")},
 	{.name = "OMNI_SANDBOX_PIDS", FIELD(sandbox_pids), .type = VT_INT,

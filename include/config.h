@@ -80,6 +80,9 @@ struct omni_config {
 	                               * only) */
 	char *sandbox_user;           /* OMNI_SANDBOX_USER: local commands run
 	                               * as this user when Omni is root */
+	char *workspace_template;     /* OMNI_WORKSPACE_TEMPLATE: directory laid
+	                               * into every new local sandbox home
+	                               * ("" none) */
 	char *sandbox_cgroup;         /* OMNI_SANDBOX_CGROUP: auto, off, or a
 	                               * delegated cgroup v2 directory */
 	int sandbox_pids;             /* OMNI_SANDBOX_PIDS: processes per sandbox */

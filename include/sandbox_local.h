@@ -132,6 +132,8 @@ struct sbx_local_opts {
 	const char *cgroup_fs_root; /* NULL: /sys/fs/cgroup (tests: a fake) */
 	long long sandbox_pids; /* processes per sandbox; 0: default */
 	long long sandbox_memory; /* bytes per sandbox; 0: mem_bytes default */
+	const char *workspace_template; /* directory copied into every new
+	                          * home (OMNI_WORKSPACE_TEMPLATE); NULL none */
 	struct sbx_local_limits limits;
 };
 

@@ -41,6 +41,10 @@ EXEC_PORT=${OMNI_EXECUTOR_PORT:-8288}
 export OMNI_ENV=${OMNI_ENV:-development}
 export LOG_LEVEL=${LOG_LEVEL:-info}
 export OMNI_DATA_DIR=${OMNI_DATA_DIR:-$RUN_DIR/data}
+# The founder workspace every new local sandbox starts from.
+if [ -z "${OMNI_WORKSPACE_TEMPLATE+set}" ] && [ -d "$ROOT/sandbox-image/workspace" ]; then
+	export OMNI_WORKSPACE_TEMPLATE=$ROOT/sandbox-image/workspace
+fi
 export PORT
 WORKERS=${OMNI_WORKERS:-$(nproc)}
 [ "$WORKERS" -gt 0 ] 2>/dev/null || WORKERS=$(nproc)

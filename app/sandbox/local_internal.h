@@ -46,12 +46,26 @@ struct local_impl {
 	gid_t gid;
 	struct local_cgroup cg;
 	struct sbx_local_limits lim; /* defaults applied */
+	int templatefd;   /* the workspace template directory, -1 none */
 };
 
 static inline struct local_impl *local_impl_of(struct sbx_provider *p)
 {
 	return (struct local_impl *)p->impl;
 }
+
+/* ---- local_template.c: the workspace laid into new homes ---- */
+
+/*
+ * Open and check the template at 'path' (NULL or "": none, '*out' -1):
+ * only directories and regular files, bounded in depth, count and size.
+ * 0, or -1 with one line in 'why' naming OMNI_WORKSPACE_TEMPLATE.
+ */
+int local_template_open(const char *path, int *out, char *why, size_t len);
+
+/* Copy the template into the open home 'homefd', handed to the sandbox
+ * user.  SBX_OK (also with no template) or SBX_EIO (logged). */
+enum sbx_err local_template_lay(const struct local_impl *li, int homefd);
 
 /* ---- local_store.c: the on-disk store, below every other file ---- */
 

@@ -97,6 +97,23 @@ static int make_sandbox_dir(const struct local_impl *li, int dirfd,
 	return 0;
 }
 
+/* The workspace template into the staging home, before it appears. */
+static enum sbx_err lay_workspace(const struct local_impl *li, int dirfd)
+{
+	enum sbx_err err;
+	int home;
+
+	if (li->templatefd < 0)
+		return SBX_OK;
+	home = openat(dirfd, "home", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (home < 0)
+		return local_errno(errno);
+	err = local_template_lay(li, home);
+	close(home);
+	return err;
+}
+
 static enum sbx_err make_staging(struct local_impl *li, const char *staging,
     const struct sbx_info *info)
 {
@@ -115,7 +132,7 @@ static enum sbx_err make_staging(struct local_impl *li, const char *staging,
 	if (make_sandbox_dir(li, fd, "home", 0755) != 0 ||
 	    make_sandbox_dir(li, fd, "tmp", 0700) != 0)
 		err = local_errno(errno);
-	else
+	else if ((err = lay_workspace(li, fd)) == SBX_OK)
 		err = local_write_state(fd, info);
 	close(fd);
 	return err;
@@ -296,6 +313,8 @@ static void local_destroy(struct sbx_provider *p)
 	if (li != NULL) {
 		if (li->rootfd >= 0)
 			close(li->rootfd);
+		if (li->templatefd >= 0)
+			close(li->templatefd);
 		free(li->root);
 		free(li->bwrap);
 		free(li);
@@ -504,7 +523,7 @@ enum sbx_err sbx_local_new_opts(const struct sbx_local_opts *o,
 {
 	struct sbx_provider *p = NULL;
 	struct local_impl *li = NULL;
-	char path[PATH_MAX], real[PATH_MAX];
+	char path[PATH_MAX], real[PATH_MAX], why[256];
 	enum sbx_err err;
 
 	if (out == NULL)
@@ -534,6 +553,7 @@ enum sbx_err sbx_local_new_opts(const struct sbx_local_opts *o,
 		return SBX_ENOMEM;
 	}
 	li->rootfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	li->templatefd = -1;
 	li->lim = o->limits;
 	li->unsandboxed = o->unsandboxed;
 	apply_defaults(&li->lim);
@@ -545,6 +565,13 @@ enum sbx_err sbx_local_new_opts(const struct sbx_local_opts *o,
 		return SBX_EIO;
 	}
 	sweep_stale(li);
+	if (local_template_open(o->workspace_template, &li->templatefd, why,
+	    sizeof(why)) != 0) {
+		set_detail(detail, detail_len, "%s", why);
+		log_msg(LOG_ERROR, "sandbox.local.template", "%s", why);
+		local_destroy(p);
+		return SBX_EINVAL;
+	}
 	if ((err = choose_user(li, o, detail, detail_len)) != SBX_OK ||
 	    (err = choose_cgroup(li, o, detail, detail_len)) != SBX_OK ||
 	    (err = choose_isolation(li, o, detail, detail_len)) != SBX_OK) {
@@ -573,6 +600,7 @@ enum sbx_err sbx_local_new(const struct omni_config *cfg,
 	o.cgroup = cfg->sandbox_cgroup;
 	o.sandbox_pids = cfg->sandbox_pids;
 	o.sandbox_memory = (long long)cfg->sandbox_memory;
+	o.workspace_template = cfg->workspace_template;
 	err = sbx_local_new_opts(&o, out, detail, detail_len);
 	if (err == SBX_OK)
 		(*out)->cfg = cfg;

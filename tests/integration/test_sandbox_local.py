@@ -597,5 +597,38 @@ class DebugExecHidden(unittest.TestCase):
         self.assertEqual(stack.sanitizer_errors(), [])
 
 
+class WorkspaceTemplate(unittest.TestCase):
+    """Every new local sandbox starts with the founder workspace of
+    sandbox-image/workspace/, seen from inside the sandbox, as `make run`
+    configures it."""
+
+    def test_new_sandbox_has_the_workspace(self):
+        template = os.path.join(harness.REPO, "sandbox-image", "workspace")
+        stack = harness.Stack("nginx", workers=1, threads=17, env={
+            "SANDBOX_PROVIDER": "local",
+            "OMNI_WORKSPACE_TEMPLATE": template})
+        self.addCleanup(stack.stop)
+        stack.start()
+        r = stack.post_json("/api/sandbox/create", {"userId": "founder"},
+                            timeout=TIMEOUT)
+        self.assertEqual(r.status, 200, r)
+        sid = r.json()["sandboxId"]
+        want = sorted(
+            os.path.relpath(os.path.join(d, f), template)
+            for d, _, files in os.walk(template) for f in files)
+        self.assertIn(".omni-system/README.md", want)
+        r = stack.post_json("/debug/sandbox/exec", {
+            "sandboxId": sid,
+            "command": "find . -type f -printf '%P\\n' | sort; "
+                       "test -w metrics/current.json && echo writable"},
+            timeout=TIMEOUT)
+        self.assertEqual(r.status, 200, r)
+        lines = r.json()["output"].splitlines()
+        self.assertEqual(lines[-1], "writable")
+        self.assertEqual(lines[:-1], want)
+        stack.stop()
+        self.assertEqual(stack.sanitizer_errors(), [])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -874,6 +874,110 @@ static void missing_bwrap_refuses_without_flag(void **state)
 	assert_null(p);
 }
 
+/* ---- the workspace template ---------------------------------------- */
+
+static void write_at(const char *dir, const char *rel, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A template: a file at the top, one in a hidden folder, an empty
+ * folder; 'tpl' gets its path. */
+static void make_template(void **state, char *tpl, size_t len)
+{
+	char path[512];
+
+	snprintf(tpl, len, "%s/template", FX->dir);
+	assert_int_equal(mkdir(tpl, 0700), 0);
+	snprintf(path, sizeof(path), "%s/.omni-system", tpl);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/metrics", tpl);
+	assert_int_equal(mkdir(path, 0700), 0);
+	write_at(tpl, "README.md", "read me first\n");
+	write_at(tpl, ".omni-system/entities.json", "{\"entities\": []}\n");
+	assert_int_equal(chmod(path, 0700), 0);
+}
+
+static enum sbx_err make_with_template(void **state, const char *tpl,
+    struct sbx_provider **out, char *detail, size_t len)
+{
+	struct sbx_local_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.data_dir = FX->dir;
+	o.limits = test_limits();
+	o.workspace_template = tpl;
+	return sbx_local_new_opts(&o, out, detail, len);
+}
+
+/* Every new home starts as a copy of the template: the files and their
+ * content, hidden folders, empty folders; 0644 and 0755 whatever the
+ * template's modes, owned by the sandbox user; seen from inside too. */
+static void workspace_template_is_laid_into_new_homes(void **state)
+{
+	char tpl[256], path[512], detail[256], *data = NULL;
+	struct sbx_info info;
+	struct sbx_exec_result r;
+	struct stat st;
+	size_t len = 0;
+
+	make_template(state, tpl, sizeof(tpl));
+	assert_int_equal(make_with_template(state, tpl, &FX->p, detail,
+	    sizeof(detail)), SBX_OK);
+	ensure(FX->p, "alice", &info);
+	assert_int_equal(FX->p->ops->read_file(FX->p, info.id,
+	    ".omni-system/entities.json", 0, &data, &len, NULL), SBX_OK);
+	assert_string_equal(data, "{\"entities\": []}\n");
+	free(data);
+	snprintf(path, sizeof(path), "%s/%s/home/metrics", FX->root, info.id);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0755);
+	snprintf(path, sizeof(path), "%s/%s/home/README.md", FX->root,
+	    info.id);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	if (getuid() == 0)
+		assert_int_not_equal(st.st_uid, 0);
+	r = run(FX->p, info.id, "cat README.md", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.output, "read me first\n");
+	sbx_exec_result_free(&r);
+	/* Each sandbox has its own copy. */
+	ensure(FX->p, "bob", &info);
+	assert_int_equal(FX->p->ops->read_file(FX->p, info.id, "README.md",
+	    0, &data, &len, NULL), SBX_OK);
+	free(data);
+}
+
+/* A symlink (or anything but files and folders) in the template stops
+ * the provider at start, naming the setting; so does a missing one. */
+static void workspace_template_with_a_symlink_is_refused(void **state)
+{
+	char tpl[256], path[512], detail[256] = "";
+	struct sbx_provider *p = NULL;
+
+	make_template(state, tpl, sizeof(tpl));
+	snprintf(path, sizeof(path), "%s/.omni-system/escape", tpl);
+	assert_int_equal(symlink("/etc", path), 0);
+	assert_int_equal(make_with_template(state, tpl, &p, detail,
+	    sizeof(detail)), SBX_EINVAL);
+	assert_null(p);
+	assert_non_null(strstr(detail, "OMNI_WORKSPACE_TEMPLATE"));
+	assert_non_null(strstr(detail, "escape"));
+	snprintf(path, sizeof(path), "%s/none", FX->dir);
+	assert_int_equal(make_with_template(state, path, &p, detail,
+	    sizeof(detail)), SBX_EINVAL);
+	assert_non_null(strstr(detail, "cannot open"));
+}
+
 static void broken_bwrap_refuses_without_flag(void **state)
 {
 	struct sbx_local_opts o;
@@ -1063,6 +1167,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(create_gives_ready_sandbox_named_after_user),
+		T(workspace_template_is_laid_into_new_homes),
+		T(workspace_template_with_a_symlink_is_refused),
 		T(create_twice_conflicts),
 		T(find_for_user),
 		T(get_unknown_or_malformed_id_is_not_found),
