@@ -144,6 +144,23 @@ static struct json_object *run_event(struct executor *ex, const char *run)
 	return ev;
 }
 
+/* Room in '*arr' (holding 'n' of 'cap' elements of 'size' bytes) for
+ * one more, doubling as it fills: the matches an event collects before
+ * it acts on them.  0, or -1 out of memory ('*arr' kept). */
+static int room_for_one(void **arr, size_t n, size_t *cap, size_t size)
+{
+	size_t want = *cap ? *cap * 2 : 16;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	if ((p = realloc(*arr, want * size)) == NULL)
+		return -1;
+	*arr = p;
+	*cap = want;
+	return 0;
+}
+
 struct match {
 	char run_id[EXEC_ID_LEN];
 	char step[128];
@@ -167,14 +184,7 @@ static int resolve_waits(struct executor *ex, struct json_object *event)
 
 		if (expr_matches((const char *)sqlite3_column_text(st, 2),
 		    trigger, event)) {
-			if (n == cap) {
-				void *p = realloc(m, (cap = cap ? cap * 2 : 16) *
-				    sizeof(*m));
-				if (p == NULL)
-					rc = -1;
-				else
-					m = p;
-			}
+			rc = room_for_one((void **)&m, n, &cap, sizeof(*m));
 			if (rc == 0) {
 				snprintf(m[n].run_id, sizeof(m[n].run_id), "%s",
 				    exec_col_text(st, 0));
@@ -248,14 +258,8 @@ static int cancel_runs(struct executor *ex, struct json_object *event)
 				hit = cancel_matches(json_object_array_get_idx(
 				    arr, i), event, trigger,
 				    sqlite3_column_int64(st, 2));
-		if (hit && n == cap) {
-			void *p = realloc(ids, (cap = cap ? cap * 2 : 16) *
-			    sizeof(*ids));
-			if (p == NULL)
-				rc = -1;
-			else
-				ids = p;
-		}
+		if (hit)
+			rc = room_for_one((void **)&ids, n, &cap, sizeof(*ids));
 		if (hit && rc == 0)
 			snprintf(ids[n++], EXEC_ID_LEN, "%s",
 			    exec_col_text(st, 0));
@@ -303,14 +307,8 @@ static int start_triggered(struct executor *ex, struct json_object *event)
 				    json_object_get_string(v) : NULL, event,
 				    NULL);
 			}
-		if (hit && n == cap) {
-			void *p = realloc(fns, (cap = cap ? cap * 2 : 8) *
-			    sizeof(*fns));
-			if (p == NULL)
-				rc = -1;
-			else
-				fns = p;
-		}
+		if (hit)
+			rc = room_for_one((void **)&fns, n, &cap, sizeof(*fns));
 		if (hit && rc == 0)
 			snprintf(fns[n++], 256, "%s", exec_col_text(st, 0));
 		json_object_put(cfg);
