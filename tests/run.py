@@ -45,7 +45,11 @@ def run_unit(build):
                                timeout=300, text=True, errors="replace")
             out, rc = p.stdout, p.returncode
         except subprocess.TimeoutExpired as e:
-            out, rc = (e.stdout or "") + "\nTIMEOUT\n", -1
+            # The partial output arrives as bytes even in text mode.
+            partial = e.stdout or b""
+            if isinstance(partial, bytes):
+                partial = partial.decode("utf-8", "replace")
+            out, rc = partial + "\nTIMEOUT\n", -1
         passed = sum(int(n) for n in CMOCKA_PASSED.findall(out))
         failed = sum(int(n) for n in CMOCKA_FAILED.findall(out))
         if rc != 0 and failed == 0:
