@@ -191,7 +191,24 @@ static const struct cfg_var vars[] = {
 	    .check = cfgval_check_ident, ALL("omni")},
 
 	{.name = "OMNI_AGENT_CMD", FIELD(agent_cmd), .type = VT_STRING,
-	    ALL("claude -p")},
+	    .check = cfgval_check_agent_cmd,
+	    ALL("claude -p --output-format json")},
+	{.name = "OMNI_AGENT_MODELS", FIELD(agent_models), .type = VT_STRING,
+	    .check = cfgval_check_models,
+	    ALL("claude-sonnet-4-5,claude-opus-4-1,claude-haiku-4-5")},
+	{.name = "OMNI_AGENT_DEADLINE", FIELD(agent_deadline_s),
+	    .type = VT_INT, .min = 5, .max = 86400, ALL("1800")},
+	{.name = "OMNI_AGENT_POLL", FIELD(agent_poll_s), .type = VT_INT,
+	    .min = 1, .max = 600, ALL("5")},
+	{.name = "OMNI_AGENT_KEY_NAME", FIELD(agent_key_name),
+	    .type = VT_STRING, .flags = VF_EMPTY_OK,
+	    .check = cfgval_check_env_name, ALL("ANTHROPIC_API_KEY")},
+	{.name = "OMNI_AGENT_KEY", FIELD(agent_key), .type = VT_STRING,
+	    .flags = VF_SECRET},
+	{.name = "OMNI_AGENT_KEY_FILE", FIELD(agent_key_file),
+	    .type = VT_PATH},
+	{.name = "OMNI_AGENT_NETWORK", FIELD(agent_network), .type = VT_BOOL,
+	    ALL("0")},
 	{.name = "OMNI_AUTH", FIELD(auth), .type = VT_ENUM,
 	    .names = auth_names, PER("none", "jwt", "jwt")},
 	{.name = "JWT_SECRET", FIELD(jwt_secret), .type = VT_STRING,
@@ -480,11 +497,11 @@ static enum cfg_err load_var(struct load *ld, size_t idx, enum cfg_env env)
 /* Rules between variables                                              */
 /* ------------------------------------------------------------------ */
 
-/* Read DAYTONA_API_KEY_FILE, trimmed, into daytona_api_key. */
-static enum cfg_err read_key_file(struct load *ld)
+/* Read the key file 'path' (named by the variable 'name'), trimmed, into
+ * '*dest' (a secret field). */
+static enum cfg_err read_key_file(struct load *ld, const char *name,
+    const char *path, char **dest)
 {
-	const char *name = "DAYTONA_API_KEY_FILE";
-	const char *path = ld->cfg.daytona_api_key_file;
 	char *buf, *start, *end;
 	size_t len = 0;
 	int fd;
@@ -540,7 +557,7 @@ static enum cfg_err read_key_file(struct load *ld)
 		    "%s: the key in '%s' must be a single line", name, path);
 	}
 	memmove(buf, start, (size_t)(end - start) + 1);
-	ld->cfg.daytona_api_key = buf;
+	*dest = buf;
 	return CFG_OK;
 }
 
@@ -627,9 +644,27 @@ static enum cfg_err rules(struct load *ld)
 			return fail(ld, CFG_ECONFLICT,
 			    "DAYTONA_API_KEY_FILE: set either DAYTONA_API_KEY or "
 			    "DAYTONA_API_KEY_FILE, not both");
-		if ((err = read_key_file(ld)) != CFG_OK)
+		if ((err = read_key_file(ld, "DAYTONA_API_KEY_FILE",
+		    c->daytona_api_key_file, &c->daytona_api_key)) != CFG_OK)
 			return err;
 	}
+	if (c->agent_key_file != NULL) {
+		if (c->agent_key != NULL)
+			return fail(ld, CFG_ECONFLICT,
+			    "OMNI_AGENT_KEY_FILE: set either OMNI_AGENT_KEY or "
+			    "OMNI_AGENT_KEY_FILE, not both");
+		if ((err = read_key_file(ld, "OMNI_AGENT_KEY_FILE",
+		    c->agent_key_file, &c->agent_key)) != CFG_OK)
+			return err;
+	}
+	if (c->agent_key != NULL && (c->agent_key_name == NULL ||
+	    c->agent_key_name[0] == '\0'))
+		return fail(ld, CFG_ECONFLICT,
+		    "OMNI_AGENT_KEY_NAME: required when OMNI_AGENT_KEY is set "
+		    "(the variable the agent reads it from)");
+	if (c->agent_key != NULL && strlen(c->agent_key) > 4096)
+		return fail(ld, CFG_EINVAL,
+		    "OMNI_AGENT_KEY: longer than 4096 bytes");
 
 	if (!WAS_SET(ld, provider))
 		c->provider = prod || c->daytona_api_key != NULL ?
@@ -646,6 +681,10 @@ static enum cfg_err rules(struct load *ld)
 		return fail(ld, CFG_ECONFLICT,
 		    "OMNI_LOCAL_UNSANDBOXED: not allowed in %s (development "
 		    "only)", cfg_env_name(c->env));
+	if (!dev && c->agent_network)
+		return fail(ld, CFG_ECONFLICT,
+		    "OMNI_AGENT_NETWORK: not allowed in %s (a trusted "
+		    "development machine only)", cfg_env_name(c->env));
 	if (!dev && c->debug_routes)
 		return fail(ld, CFG_ECONFLICT,
 		    "OMNI_DEBUG_ROUTES: not allowed in %s (development only)",

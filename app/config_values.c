@@ -252,6 +252,108 @@ const char *cfgval_check_ident(char *value)
 	return NULL;
 }
 
+const char *cfgval_check_agent_cmd(char *value)
+{
+	static const char bad[] = "must be words of printable ASCII separated "
+	    "by spaces, without quotes, '\\' or shell characters (they are "
+	    "the agent's argv, no shell reads them)";
+	char *r = value, *w = value;
+	int words = 0, in_word = 0;
+
+	if (value == NULL)
+		return bad;
+	for (; *r != '\0'; r++) {
+		unsigned char ch = (unsigned char)*r;
+
+		if (ch == ' ' || ch == '\t') {
+			in_word = 0;
+			continue;
+		}
+		if (ch < 0x21 || ch > 0x7e || strchr("'\"\\`$;&|<>(){}*?[]#~!",
+		    ch) != NULL)
+			return bad;
+		if (!in_word) {
+			if (++words > CFGVAL_AGENT_WORDS)
+				return "must be at most 16 words";
+			if (w != value)
+				*w++ = ' ';
+			in_word = 1;
+		}
+		*w++ = (char)ch;
+	}
+	*w = '\0';
+	return words == 0 ? "must name the agent's program" : NULL;
+}
+
+static int model_char(unsigned char c)
+{
+	return isalnum(c) || c == '.' || c == '_' || c == '-' || c == ':' ||
+	    c == '/';
+}
+
+const char *cfgval_check_models(char *value)
+{
+	static const char bad[] = "must be a comma list of model names "
+	    "(letters, digits, '.', '_', '-', ':', '/'; up to 64 each)";
+	size_t len = 0;
+	int n = 0;
+
+	if (value == NULL || *value == '\0')
+		return bad;
+	for (const char *p = value;; p++) {
+		if (*p == ',' || *p == '\0') {
+			if (len == 0 || len > 64)
+				return bad;
+			if (++n > CFGVAL_MODELS_MAX)
+				return "must list at most 32 models";
+			len = 0;
+			if (*p == '\0')
+				break;
+		} else if (!model_char((unsigned char)*p)) {
+			return bad;
+		} else {
+			len++;
+		}
+	}
+	return NULL;
+}
+
+int cfgval_model_allowed(const char *models, const char *model)
+{
+	size_t n;
+
+	if (models == NULL || model == NULL || (n = strlen(model)) == 0)
+		return 0;
+	for (const char *p = models; p != NULL && *p != '\0';) {
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && memcmp(p, model, n) == 0)
+			return 1;
+		p = end != NULL ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+const char *cfgval_check_env_name(char *value)
+{
+	static const char bad[] = "must be a variable name (letters, digits "
+	    "and '_', not starting with a digit)";
+
+	if (value == NULL)
+		return bad;
+	if (*value == '\0')
+		return NULL;
+	if (strlen(value) > 128)
+		return "must be at most 128 characters";
+	if (isdigit((unsigned char)value[0]))
+		return bad;
+	for (const char *p = value; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return bad;
+	return NULL;
+}
+
 const char *cfgval_check_serve_path(char *value)
 {
 	if (value == NULL || value[0] != '/' ||

@@ -132,9 +132,15 @@ int inngest_handlers_init(struct omni_worker *w, char *err, size_t errlen)
 		snprintf(err, errlen, "inngest: %s", ing_strerror(e));
 		return -1;
 	}
-	e = functions_register_testing(w->inngest, w->cfg);
+	/* Omni's functions find the worker's provider through it. */
+	ing_app_set_data(w->inngest, w);
+	e = functions_register_create_task(w->inngest, w->cfg);
+	if (e == ING_OK)
+		e = functions_register_process_knowledge(w->inngest, w->cfg);
+	if (e == ING_OK)
+		e = functions_register_testing(w->inngest, w->cfg);
 	if (e != ING_OK) {
-		snprintf(err, errlen, "inngest: registering test functions: %s",
+		snprintf(err, errlen, "inngest: registering functions: %s",
 		    ing_strerror(e));
 		ing_app_free(w->inngest);
 		w->inngest = NULL;

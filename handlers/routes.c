@@ -5,10 +5,10 @@
  *
  * The last column is the rate-limit budget (router.h, enum route_limit):
  * health and /api/inngest (Inngest's own calls, signed) are exempt;
- * routes that start expensive work -- POST /api/sandbox/create and, when
- * it is added, POST /api/knowledge/process -- spend the strict budget
+ * routes that start expensive work -- POST /api/sandbox/create and POST
+ * /api/knowledge/process (an agent run) -- spend the strict budget
  * (test_ratelimit.c checks both lists against this table); everything
- * else the general one.
+ * else, the reads of a sandbox included, the general one.
  */
 #include "handlers.h"
 #include "omni_worker.h"
@@ -28,6 +28,12 @@ const struct route omni_routes[] = {
 	{ "GET", "/api/sandbox/status", handle_sandbox_status, ROUTE_BODY_NONE,
 	    ROUTE_USER, 0, GENERAL },
 	{ "DELETE", "/api/sandbox", handle_sandbox_delete, ROUTE_BODY_NONE,
+	    ROUTE_USER, 0, GENERAL },
+	{ "POST", "/api/knowledge/process", handle_knowledge_process,
+	    ROUTE_BODY_JSON, ROUTE_USER, 0, STRICT },
+	{ "GET", "/api/knowledge/query", handle_knowledge_query,
+	    ROUTE_BODY_NONE, ROUTE_USER, 0, GENERAL },
+	{ "GET", "/api/task/results", handle_task_results, ROUTE_BODY_NONE,
 	    ROUTE_USER, 0, GENERAL },
 	{ "GET", "/api/inngest", handle_inngest, ROUTE_BODY_RAW, ROUTE_PUBLIC,
 	    0, EXEMPT },

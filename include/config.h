@@ -111,7 +111,24 @@ struct omni_config {
 	char *inngest_serve_path;     /* INNGEST_SERVE_PATH */
 	char *event_prefix;           /* OMNI_EVENT_PREFIX */
 
-	char *agent_cmd;              /* OMNI_AGENT_CMD */
+	char *agent_cmd;              /* OMNI_AGENT_CMD: the agent's program
+	                               * and arguments, separated by spaces
+	                               * (no shell, no quoting) */
+	char *agent_models;           /* OMNI_AGENT_MODELS: comma list of the
+	                               * models a request may ask for; the
+	                               * first is the default */
+	int agent_deadline_s;         /* OMNI_AGENT_DEADLINE: seconds an agent
+	                               * run may take before it is killed */
+	int agent_poll_s;             /* OMNI_AGENT_POLL: seconds between
+	                               * checks of a running agent */
+	char *agent_key_name;         /* OMNI_AGENT_KEY_NAME: the variable the
+	                               * agent reads its API key from ("" none) */
+	char *agent_key;              /* OMNI_AGENT_KEY (secret), or read from
+	                               * OMNI_AGENT_KEY_FILE */
+	char *agent_key_file;         /* OMNI_AGENT_KEY_FILE (path) */
+	int agent_network;            /* OMNI_AGENT_NETWORK: local agent runs
+	                               * get the host's network (development
+	                               * only) */
 	enum cfg_auth auth;           /* OMNI_AUTH */
 	char *jwt_secret;             /* JWT_SECRET (secret) */
 	int rate_limit_rpm;           /* RATE_LIMIT_RPM (0 = off) */

@@ -80,6 +80,23 @@ const char *cfgval_check_origins(char *value);
  */
 const char *cfgval_check_ident(char *value);
 
+/* OMNI_AGENT_CMD: 1..CFGVAL_AGENT_WORDS words of printable ASCII
+ * separated by single spaces (collapsed), no quotes, backslashes or shell
+ * metacharacters: the words become the agent's argv as they are. */
+#define CFGVAL_AGENT_WORDS 16
+const char *cfgval_check_agent_cmd(char *value);
+
+/* OMNI_AGENT_MODELS: a comma list of 1..CFGVAL_MODELS_MAX model names, each
+ * 1..64 characters of letters, digits, '.', '_', '-', ':' and '/'. */
+#define CFGVAL_MODELS_MAX 32
+const char *cfgval_check_models(char *value);
+
+/* Is 'model' one of the comma list 'models' (exactly)? */
+int cfgval_model_allowed(const char *models, const char *model);
+
+/* OMNI_AGENT_KEY_NAME: "" or a variable name [A-Za-z_][A-Za-z0-9_]*. */
+const char *cfgval_check_env_name(char *value);
+
 /* INNGEST_SERVE_PATH: starts with '/', no '?', '#' or space. */
 const char *cfgval_check_serve_path(char *value);
 

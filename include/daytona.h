@@ -18,6 +18,10 @@
  *     POST   /files/upload?path=            multipart/form-data, part "file"
  *     GET    /files/download?path=          raw bytes
  *     GET    /files?path=                   [FileInfo]
+ *     POST   /process/session               sessions: background
+ *     GET    /process/session/{S}           commands (see "sessions"
+ *     POST   /process/session/{S}/exec      below)
+ *     DELETE /process/session/{S}
  *
  * Every request carries "Authorization: Bearer <key>" and, when an
  * organisation is configured, "X-Daytona-Organization-ID".
@@ -39,12 +43,13 @@
  * DT_ETOOLARGE rather than growing without bound.
  *
  * Retries: only idempotent calls (GET, DELETE, start, stop, whole-file
- * upload) are retried, on 429, 502, 503, 504 and network errors, with
- * jittered exponential back-off that honours Retry-After and
+ * upload, session create) are retried, on 429, 502, 503, 504 and network
+ * errors, with jittered exponential back-off that honours Retry-After and
  * Retry-After-<throttler> (the longest wins).  The waits of one call are
  * bounded (retry_budget_ms): a hint past the budget ends the retries and
- * the error comes back with the hint in dt_status.  Create and execute are
- * sent once (client.c says why each is safe or not); dt_ping() too.
+ * the error comes back with the hint in dt_status.  Create, execute and a
+ * session's exec are sent once (client.c says why each is safe or not);
+ * dt_ping() too.
  *
  * Keys: when the primary key gets 401 and a fallback key is configured,
  * the request is sent again with the fallback; a key that works is
@@ -296,6 +301,76 @@ enum dt_err dt_file_list(struct dt_client *c, const char *id,
     struct dt_status *st);
 void dt_file_info_free(struct dt_file_info *items, size_t count);
 
+/* ---- sessions: commands that outlive the request ----------------------- */
+
+/*
+ * A session is a shell the toolbox daemon keeps running in the sandbox;
+ * a command exec'd into it asynchronously runs on after the request has
+ * been answered, and the session remembers each command and, once it has
+ * ended, its exit code.  Deleting the session kills its processes.  The
+ * daemon keeps sessions in memory: a sandbox that stops or restarts has
+ * none.  Routes, under the same toolbox base as the calls above:
+ *
+ *   POST   /process/session              {sessionId}  create
+ *   GET    /process/session/{S}          {sessionId, commands: [Command]}
+ *   POST   /process/session/{S}/exec     {command, runAsync, async}
+ *                                        -> {cmdId}
+ *   DELETE /process/session/{S}          delete, killing its processes
+ *
+ * where Command is {id, command, exitCode} and exitCode is absent or null
+ * while the command runs.  The daemon stores and shows a command's text:
+ * it must never carry a secret.
+ *
+ * A session id is what dt_id_ok() accepts; every call checks it (and the
+ * sandbox id) before the wire, DT_EINVAL otherwise.
+ */
+
+#define DT_CMD_ID_MAX 128
+
+/* What dt_session_get() says about a session: enough to tell whether a
+ * command was started in it and whether that one still runs. */
+struct dt_session_info {
+	size_t ncommands;            /* commands exec'd into the session */
+	size_t nrunning;             /* of which without an exit code */
+	char first_id[DT_CMD_ID_MAX]; /* the first command's id, or "" */
+	int first_has_exit;          /* 1 when the first one has ended */
+	int first_exit_code;         /* its exit code then, else 0 */
+};
+
+/*
+ * Create session 'session_id' in sandbox 'id'.  DT_ECONFLICT when one of
+ * that name exists (409, or a 400 whose message says it exists: daemons
+ * answer either).  Retried like the idempotent calls: an attempt whose
+ * answer was lost makes the next one see DT_ECONFLICT, which callers
+ * handle anyway.
+ */
+enum dt_err dt_session_create(struct dt_client *c, const char *id,
+    const char *session_id, struct dt_status *st);
+
+/* Describe session 'session_id' into '*out' (caller storage).
+ * DT_ENOTFOUND when there is no such session; DT_EPROTO for an answer
+ * that is not a Session. */
+enum dt_err dt_session_get(struct dt_client *c, const char *id,
+    const char *session_id, struct dt_session_info *out,
+    struct dt_status *st);
+
+/*
+ * Run 'command' (one shell line, given to the session's shell as it is)
+ * in session 'session_id' without waiting for it; the command's id goes
+ * into 'cmd_id' ('cmd_id_len' bytes, DT_CMD_ID_MAX is enough; may be NULL).
+ * Sent once, never retried: the command may have started.  DT_EINVAL for
+ * an empty command, DT_ETOOLARGE past DT_EXEC_SCRIPT_MAX bytes.
+ */
+enum dt_err dt_session_exec_async(struct dt_client *c, const char *id,
+    const char *session_id, const char *command, char *cmd_id,
+    size_t cmd_id_len, struct dt_status *st);
+
+/* Delete session 'session_id' and kill what runs in it.  DT_ENOTFOUND
+ * when there is none (also when a retried attempt finds it deleted by the
+ * one whose answer was lost: the caller decides what that means). */
+enum dt_err dt_session_delete(struct dt_client *c, const char *id,
+    const char *session_id, struct dt_status *st);
+
 /* ---- exposed for unit tests and the module's own files ------------------ */
 
 enum dt_method { DT_GET = 0, DT_POST, DT_PUT, DT_DELETE, DT_METHOD__MAX };
@@ -417,6 +492,20 @@ int dt_id_ok(const char *s);
 /* Decode a Sandbox object.  DT_EPROTO with the field in 'why'. */
 enum dt_err dt_sandbox_decode(struct json_object *obj,
     struct dt_sandbox *out, char *why, size_t why_len);
+
+/* Decode a Session answer ({sessionId, commands}) into '*out'.
+ * DT_EPROTO with the reason in 'why' for anything else. */
+enum dt_err dt_session_decode(const char *body, size_t len,
+    struct dt_session_info *out, char *why, size_t why_len);
+
+/*
+ * 's' between single quotes for sh, each ' inside written as '\'' : the
+ * shell reads the bytes back exactly, whatever they are.  Writes the
+ * quoted text and a NUL to 'dst' when it is not NULL (it must hold the
+ * returned length + 1).  Returns the quoted length, without the NUL.
+ * Used for the exec script's exports and the provider's job command.
+ */
+size_t dt_sh_quote(char *dst, const char *s);
 
 /* Percent-encode 's' for a path segment or a query value: new string. */
 char *dt_url_escape(const char *s);

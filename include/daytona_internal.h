@@ -26,6 +26,17 @@ enum dt_err dt_call_url(struct dt_client *c, struct dt_call *call, char *url,
     dt_decode_fn decode, void *arg, struct dt_status *st);
 
 /*
+ * A call into the toolbox of sandbox 'id': 'call' is sent to
+ * "<toolbox proxy url>/<id><op>[?path=<escaped path>]" ('path' NULL: no
+ * query; 'op' goes in as it is, so the caller escapes what it puts in it)
+ * and answered as dt_call_url() does.  A network failure forgets the
+ * cached proxy URL, which may have moved.  'st' must not be NULL.
+ */
+enum dt_err dt_tb_call(struct dt_client *c, const char *id, const char *op,
+    const char *path, struct dt_call *call, dt_decode_fn decode, void *arg,
+    struct dt_status *st);
+
+/*
  * Where a call reports: 'st' when the caller gave one, else 'local' (the
  * callee's own storage), cleared either way.  Every entry point starts
  * with it so that the body can always write to the status.

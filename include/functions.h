@@ -6,8 +6,14 @@
  *                            (tests, `make run`); only with
  *                            OMNI_DEBUG_ROUTES=1, which the configuration
  *                            refuses in production
- *   (create-task and process-knowledge arrive with their own issue and
- *    register through a functions_register_<name>() of their own)
+ *   app/functions/create_task.c        create-task (the web frontend's
+ *                                      flow: sandbox, then processing)
+ *   app/functions/process_knowledge.c  process-knowledge (the agent run)
+ *   app/functions/agent.c              their agent helpers (agent.h)
+ *
+ * Omni's own functions reach the worker's sandbox provider and
+ * configuration at call time through the app's data, which must be the
+ * worker context (omni_worker.h; ing_app_set_data), set before serving.
  *
  * Event names start with cfg->event_prefix ("omni" by default), so one
  * Inngest environment can host several Omni deployments.  Definitions live
@@ -52,6 +58,17 @@ struct omni_config;
  * Does nothing and returns ING_OK unless cfg->debug_routes is set.  Errors
  * are those of ing_app_register().
  */
+/*
+ * create-task on <prefix>/create.task and process-knowledge on
+ * <prefix>/process.knowledge (ARCHITECTURE.md, "Durable functions"; each
+ * file's head says what its steps do).  Always registered.  Errors are
+ * those of ing_app_register().
+ */
+enum ing_err functions_register_create_task(struct ing_app *app,
+    const struct omni_config *cfg);
+enum ing_err functions_register_process_knowledge(struct ing_app *app,
+    const struct omni_config *cfg);
+
 enum ing_err functions_register_testing(struct ing_app *app,
     const struct omni_config *cfg);
 

@@ -106,6 +106,63 @@ void handle_sandbox_status(struct http_request *req,
 void handle_sandbox_delete(struct http_request *req,
     struct http_response *resp);
 
+/* task.c */
+/*
+ * GET /api/task/results?taskId=&userId=: the task's stored result, or
+ * where it stands (queued, running with its messages so far), read from
+ * the user's sandbox (tasks.h).
+ */
+void handle_task_results(struct http_request *req,
+    struct http_response *resp);
+/*
+ * Shared by the GET handlers that read a user's sandbox (task.c,
+ * knowledge.c).
+ *
+ * handler_user_param(): the userId query parameter, valid
+ * (sbx_user_id_valid) and, with OMNI_AUTH=jwt, the token's subject; or
+ * NULL with the 400 VALIDATION_ERROR or 403 FORBIDDEN written.  Borrowed
+ * from 'req'.
+ *
+ * handler_user_sandbox(): the sandbox of 'user_id' made ready to read:
+ * '*p' the worker's provider and '*info' the sandbox.  A stopped one is
+ * started and waited for up to HANDLER_START_WAIT_MS.  0, or -1 with the
+ * response written: 404 SANDBOX_NOT_FOUND when the user has none, 409
+ * SANDBOX_NOT_READY (Retry-After) while it is creating or did not start
+ * in time, 500 SANDBOX_ERROR when it is in error, 503 without a
+ * provider, and the provider's own errors (sandbox_error_response).
+ * 'op' names the caller in the log.
+ */
+#define HANDLER_START_WAIT_MS 15000
+const char *handler_user_param(struct http_request *req,
+    struct http_response *resp);
+int handler_user_sandbox(struct http_request *req,
+    struct http_response *resp, const char *user_id, const char *op,
+    struct sbx_provider **p, struct sbx_info *info);
+/*
+ * The answers of a sandbox that exists but cannot serve the request
+ * (shared with POST /api/knowledge/process): 409 SANDBOX_NOT_READY with
+ * Retry-After HANDLER_NOT_READY_RETRY_S, and 500 SANDBOX_ERROR for one in
+ * error.
+ */
+#define HANDLER_NOT_READY_RETRY_S 2
+void handler_sandbox_not_ready(struct http_response *resp);
+void handler_sandbox_in_error(struct http_response *resp);
+
+/* knowledge.c */
+/*
+ * POST /api/knowledge/process {input,sandboxId,userId,taskId,model?,env?}
+ * -> 202 {jobId, accepted: true}: checks the request and the sandbox,
+ * sends one <prefix>/process.knowledge event (the durable function does
+ * the work) and marks the task queued.  503 when the event cannot be
+ * sent (nothing is written then).  Never logs the input or env values.
+ */
+void handle_knowledge_process(struct http_request *req,
+    struct http_response *resp);
+/* GET /api/knowledge/query?userId=&query= -> 200 {entities, tasks,
+ * patterns, query} (knowledge_query.h). */
+void handle_knowledge_query(struct http_request *req,
+    struct http_response *resp);
+
 /* inngest.c */
 /* Make the Inngest app with Omni's functions into w->inngest, and
  * release it.  0, or -1 with one line in 'err'. */

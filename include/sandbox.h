@@ -104,6 +104,51 @@ struct sbx_file_list {
 	size_t count;
 };
 
+/*
+ * Background jobs: a program started in the sandbox that outlives the call
+ * that started it, and the worker too (an agent run takes minutes; no
+ * HTTP request waits for one).  A job is named by its caller's 'job_id'
+ * (sbx_job_id_valid) and keeps its files in the sandbox, under
+ * SBX_JOB_DIR/<job_id>/:
+ *
+ *   input    written by the caller before job_start: the job's stdin
+ *   stdout   the job's standard output, stderr its standard error
+ *   exit     its exit code in decimal (128+signal when killed), written
+ *            once it has ended and never before
+ *
+ * The job runs argv as it is -- no shell reads the caller's words -- in
+ * the sandbox home, with PATH and HOME of the sandbox and spec->env.
+ * job_start is idempotent per job_id: a job that was started before
+ * (running or ended) is not started again, and *already says so.
+ */
+#define SBX_JOB_DIR ".omni/jobs"
+#define SBX_JOB_ID_CHARS 64
+#define SBX_JOB_ARGV_MAX 24
+
+struct sbx_job_spec {
+	const char *job_id;          /* sbx_job_id_valid() */
+	const char *const *argv;     /* 1..SBX_JOB_ARGV_MAX words, NULL-ended;
+	                              * argv[0] a program name or path */
+	const char *const *env;      /* must pass sbx_env_valid() */
+	int network;                 /* local provider: the job shares the
+	                              * host's network (OMNI_AGENT_NETWORK,
+	                              * development only); Daytona: its own
+	                              * network policy decides */
+};
+
+enum sbx_job_state {
+	SBX_JOB_RUNNING = 0,   /* started, has not ended */
+	SBX_JOB_EXITED,        /* ended: exit_code is meaningful */
+	SBX_JOB_LOST,          /* started, not running, no exit code: its
+	                        * supervisor died (sandbox restarted, host
+	                        * rebooted) */
+};
+
+struct sbx_job_status {
+	enum sbx_job_state state;
+	int exit_code;         /* SBX_JOB_EXITED only */
+};
+
 struct sbx_provider;
 
 /*
@@ -156,7 +201,10 @@ struct sbx_ops {
 	enum sbx_err (*exec)(struct sbx_provider *p, const char *id,
 	    const char *command, const struct sbx_exec_opts *opts,
 	    struct sbx_exec_result *out, struct sbx_error *why);
-	/* 'path' is relative to the sandbox home (or absolute inside it). */
+	/* 'path' is relative to the sandbox home (or absolute inside it).
+	 * The file is replaced whole: a reader sees the old content or the
+	 * new, never a part (local: temp file + rename; Daytona: upload
+	 * beside it + mv). */
 	enum sbx_err (*write_file)(struct sbx_provider *p, const char *id,
 	    const char *path, const void *data, size_t len,
 	    struct sbx_error *why);
@@ -169,6 +217,23 @@ struct sbx_ops {
 	enum sbx_err (*list_files)(struct sbx_provider *p, const char *id,
 	    const char *path, struct sbx_file_list *out,
 	    struct sbx_error *why);
+	/* Start the background job 'spec' (see struct sbx_job_spec), or
+	 * find it started: then '*already' = 1 and nothing is started.
+	 * SBX_EINVAL for a bad spec; SBX_ENOTFOUND when 'input' is
+	 * missing. */
+	enum sbx_err (*job_start)(struct sbx_provider *p, const char *id,
+	    const struct sbx_job_spec *spec, int *already,
+	    struct sbx_error *why);
+	/* Is the job still running (its supervisor alive, until 'exit' is
+	 * written)?  '*running' 0 or 1; SBX_OK also for a job never
+	 * started (0). */
+	enum sbx_err (*job_running)(struct sbx_provider *p, const char *id,
+	    const char *job_id, int *running, struct sbx_error *why);
+	/* Kill the job and everything it started (SIGKILL); its 'exit'
+	 * then says 137 (local) or stays missing (Daytona: the session is
+	 * deleted).  SBX_OK also when it had ended already. */
+	enum sbx_err (*job_kill)(struct sbx_provider *p, const char *id,
+	    const char *job_id, struct sbx_error *why);
 	/* Is the provider reachable and usable?  For /ready.  'detail' gets a
 	 * short reason on failure (no secrets). */
 	enum sbx_err (*check)(struct sbx_provider *p, char *detail,
@@ -220,11 +285,51 @@ enum sbx_err sbx_wait_ready(struct sbx_provider *p, const char *id,
  */
 enum sbx_err sbx_get(struct sbx_provider *p, const char *id,
     struct sbx_info *out, struct sbx_error *why);
+/* The sandbox of 'user_id' (SBX_ENOTFOUND when the user has none). */
+enum sbx_err sbx_find_for_user(struct sbx_provider *p, const char *user_id,
+    struct sbx_info *out, struct sbx_error *why);
 enum sbx_err sbx_remove(struct sbx_provider *p, const char *id,
     struct sbx_error *why);
 enum sbx_err sbx_exec(struct sbx_provider *p, const char *id,
     const char *command, const struct sbx_exec_opts *opts,
     struct sbx_exec_result *out, struct sbx_error *why);
+
+enum sbx_err sbx_write_file(struct sbx_provider *p, const char *id,
+    const char *path, const void *data, size_t len, struct sbx_error *why);
+enum sbx_err sbx_read_file(struct sbx_provider *p, const char *id,
+    const char *path, size_t max, char **data, size_t *len,
+    struct sbx_error *why);
+enum sbx_err sbx_list_files(struct sbx_provider *p, const char *id,
+    const char *path, struct sbx_file_list *out, struct sbx_error *why);
+/* Ask the provider to start 'id' (ops->start) and return at once: it may
+ * still say creating afterwards (a Daytona start is asynchronous).
+ * SBX_ECONFLICT when its state does not allow a start (already
+ * starting). */
+enum sbx_err sbx_start(struct sbx_provider *p, const char *id,
+    struct sbx_error *why);
+
+/*
+ * Background jobs, for callers.  sbx_job_start() checks the spec (id,
+ * argv count and words without NUL, env) before the provider sees it.
+ * sbx_job_status() asks the provider whether the job runs, then reads its
+ * 'exit' file: EXITED when the file holds a code, RUNNING when not but
+ * the job runs, LOST when neither (SBX_ENOTFOUND when the job was never
+ * started: no job directory).  sbx_job_kill() as the op.
+ */
+enum sbx_err sbx_job_start(struct sbx_provider *p, const char *id,
+    const struct sbx_job_spec *spec, int *already, struct sbx_error *why);
+enum sbx_err sbx_job_status(struct sbx_provider *p, const char *id,
+    const char *job_id, struct sbx_job_status *out, struct sbx_error *why);
+enum sbx_err sbx_job_kill(struct sbx_provider *p, const char *id,
+    const char *job_id, struct sbx_error *why);
+
+/* Is 'job_id' a job name: 1..SBX_JOB_ID_CHARS of [A-Za-z0-9_-]? */
+int sbx_job_id_valid(const char *job_id);
+
+/* The path of 'file' of job 'job_id' (SBX_JOB_DIR/<job_id>/<file>) into
+ * 'buf'; -1 if it does not fit. */
+int sbx_job_path(char *buf, size_t len, const char *job_id,
+    const char *file);
 
 /*
  * The deterministic sandbox name of a user: "omni-" + the first 32 hex
@@ -261,6 +366,12 @@ int sbx_env_entry_valid(const char *kv);
 /* sbx_env_entry_valid for every entry, and at most SBX_ENV_MAX of them;
  * NULL is an empty environment. */
 int sbx_env_valid(const char *const *env);
+
+/* 's' quoted for a POSIX shell: '...', each ' inside written as '\''.
+ * For the few words Omni itself puts in a command (a configured program
+ * name, a path); never a way to pass user text.  A new malloc'd string,
+ * or NULL out of memory. */
+char *sbx_shell_quote(const char *s);
 
 /* The label key that carries the userId. */
 #define SBX_LABEL_USER "omni.user-id"

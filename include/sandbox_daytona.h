@@ -35,6 +35,36 @@
  * message and any Retry-After, for a caller that wants to say more than
  * the error value.
  *
+ * Files: write_file uploads beside the target under a temporary name
+ * (".<name>.tmp-<random hex>", same directory) and renames it over the
+ * target with "mv -f --" through process/execute, so a reader sees the
+ * old file or the new one.  A failed rename is SBX_EIO with mv's words in
+ * the message; the temporary file is removed then (best effort), nothing
+ * else is.
+ *
+ * Background jobs (sandbox.h) run in toolbox sessions (daytona.h): job
+ * J's session is SBX_DAYTONA_JOB_SESSION J, made by job_start, which
+ * execs one command into it (sbx_daytona_job_command) and returns.  A
+ * session that exists already and has a command is the job started
+ * before (*already = 1); one without a command is a start that died
+ * between its two calls, and is used.  A job whose directory holds its
+ * stdout, stderr or exit also started before, session or not: sessions
+ * die with a sandbox restart, a job's files do not, and a job must not
+ * run twice.  Two job_start of one job at the very same moment can both
+ * find the session empty and both exec: the caller starts a job once and
+ * retries only after a failure.
+ *   The job's environment never goes into the command text, which
+ * Daytona stores and shows: it is uploaded as SBX_JOB_DIR/J/env, a
+ * script of "export NAME='value'" lines (sbx_daytona_job_env) that the
+ * command sources and deletes before it runs the program.  The file
+ * stays behind only when the exec fails after the upload; the next start
+ * writes it again and its command deletes it.
+ *   job_running asks the session whether its command has an exit code;
+ * no session (never started, killed, or the sandbox restarted: the
+ * daemon keeps sessions in memory) is "not running".  job_kill deletes
+ * the session, which kills the job; it then has no 'exit' file and reads
+ * as lost.
+ *
  * Keys: DAYTONA_API_KEY, then DAYTONA_API_KEY_FALLBACK on 401 (daytona.h).
  * reload() swaps the keys of a running provider; the master also restarts
  * workers with a fresh configuration on SIGHUP, which re-reads
@@ -78,6 +108,42 @@ enum sbx_err sbx_daytona_new(const struct omni_config *cfg,
  */
 enum sbx_err sbx_daytona_new_with_client(const struct omni_config *cfg,
     struct dt_client *client, struct sbx_provider **out);
+
+/* The toolbox session of job J is this prefix followed by J. */
+#define SBX_DAYTONA_JOB_SESSION "omni-job-"
+
+/* The longest job command (the client's cap on a command). */
+#define SBX_DAYTONA_JOB_COMMAND_MAX DT_EXEC_SCRIPT_MAX
+
+/*
+ * The one line a job's session runs, into '*out' (new string, free()):
+ *
+ *   cd "$HOME" && { [ -f J/env ] && . ./J/env; rm -f J/env;
+ *   'w0' 'w1' ... < J/input > J/stdout 2> J/stderr;
+ *   echo $? > J/exit.tmp && mv -f J/exit.tmp J/exit; }
+ *
+ * (on one line) where J is SBX_JOB_DIR/<job_id> and each argv word is
+ * single-quoted with dt_sh_quote(), so the shell hands the program the
+ * words exactly and expands nothing in them.  The exit code goes through
+ * exit.tmp so that a reader never sees a half-written 'exit'.  Nothing
+ * else is in the text: no value of the environment.
+ *
+ * SBX_EINVAL for a bad job id, no argv, an empty argv[0], more than
+ * SBX_JOB_ARGV_MAX words, or a word holding a newline or carriage return
+ * (the line would not be one line); SBX_ETOOLARGE past
+ * SBX_DAYTONA_JOB_COMMAND_MAX bytes; SBX_ENOMEM.
+ */
+enum sbx_err sbx_daytona_job_command(const char *job_id,
+    const char *const *argv, char **out);
+
+/*
+ * The job's environment file: "export NAME='value'\n" per "NAME=value"
+ * of 'env' (values quoted with dt_sh_quote()), into '*out' (new string,
+ * free()) and its length into '*len'.  An empty or NULL 'env' gives "".
+ * SBX_EINVAL when 'env' fails sbx_env_valid(); SBX_ENOMEM.
+ */
+enum sbx_err sbx_daytona_job_env(const char *const *env, char **out,
+    size_t *len);
 
 /* The client inside a Daytona provider (borrowed), NULL for others. */
 struct dt_client *sbx_daytona_client(struct sbx_provider *p);

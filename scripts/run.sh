@@ -45,6 +45,14 @@ export OMNI_DATA_DIR=${OMNI_DATA_DIR:-$RUN_DIR/data}
 if [ -z "${OMNI_WORKSPACE_TEMPLATE+set}" ] && [ -d "$ROOT/sandbox-image/workspace" ]; then
 	export OMNI_WORKSPACE_TEMPLATE=$ROOT/sandbox-image/workspace
 fi
+# With no agent account, the example agent (sandbox-image/workspace/
+# .omni-system/example-agent.sh) does deterministic work on the notes; set
+# OMNI_AGENT_CMD (and OMNI_AGENT_KEY_NAME, OMNI_AGENT_KEY) for the real CLI.
+if [ -z "${OMNI_AGENT_CMD+set}" ]; then
+	export OMNI_AGENT_CMD="sh .omni-system/example-agent.sh"
+	export OMNI_AGENT_KEY_NAME=${OMNI_AGENT_KEY_NAME-}
+fi
+export OMNI_AGENT_POLL=${OMNI_AGENT_POLL:-2}
 export PORT
 WORKERS=${OMNI_WORKERS:-$(nproc)}
 [ "$WORKERS" -gt 0 ] 2>/dev/null || WORKERS=$(nproc)

@@ -67,8 +67,8 @@ static enum dt_err tb_send(struct dt_client *c, struct dt_call *call,
 	return err;
 }
 
-/* 'call' to "<proxy>/<id><op>[?path=...]". */
-static enum dt_err tb_call(struct dt_client *c, const char *id,
+/* daytona_internal.h: the shape of every call below and of session.c's. */
+enum dt_err dt_tb_call(struct dt_client *c, const char *id,
     const char *op, const char *path, struct dt_call *call,
     dt_decode_fn decode, void *arg, struct dt_status *st)
 {
@@ -104,15 +104,30 @@ static int shell_name_ok(const char *s)
 	return 1;
 }
 
-/* Bytes of 'v' between single quotes, where each quote is '\'' . */
-static size_t quoted_len(const char *v)
+size_t dt_sh_quote(char *dst, const char *s)
 {
-	size_t n = strlen(v);
+	size_t n = 0;
 
-	for (; *v != '\0'; v++)
-		if (*v == '\'')
-			n += 3;
-	return n + 2;
+	if (dst != NULL)
+		dst[n] = '\'';
+	n++;
+	for (; *s != '\0'; s++) {
+		if (*s == '\'') {
+			/* close, an escaped quote, reopen */
+			if (dst != NULL)
+				memcpy(dst + n, "'\\''", 4);
+			n += 4;
+		} else {
+			if (dst != NULL)
+				dst[n] = *s;
+			n++;
+		}
+	}
+	if (dst != NULL) {
+		dst[n] = '\'';
+		dst[n + 1] = '\0';
+	}
+	return n + 1;
 }
 
 /*
@@ -123,7 +138,6 @@ static size_t quoted_len(const char *v)
 static enum dt_err exec_script(const struct dt_exec_params *p, char **out)
 {
 	size_t i, n = strlen(p->command), len = 0;
-	const char *v;
 	char *s;
 
 	*out = NULL;
@@ -132,24 +146,16 @@ static enum dt_err exec_script(const struct dt_exec_params *p, char **out)
 			return DT_EINVAL;
 		/* "export " KEY "=" 'VALUE' "\n" */
 		n += 7 + strlen(p->env[i].key) + 1 +
-		    quoted_len(p->env[i].value) + 1;
+		    dt_sh_quote(NULL, p->env[i].value) + 1;
 	}
 	if (n > DT_EXEC_SCRIPT_MAX)
 		return DT_ETOOLARGE;
 	if ((s = malloc(n + 1)) == NULL)
 		return DT_ENOMEM;
 	for (i = 0; i < p->nenv; i++) {
-		len += (size_t)sprintf(s + len, "export %s='", p->env[i].key);
-		for (v = p->env[i].value; *v != '\0'; v++) {
-			if (*v == '\'') {
-				memcpy(s + len, "'\\''", 4);
-				len += 4;
-			} else {
-				s[len++] = *v;
-			}
-		}
-		memcpy(s + len, "'\n", 2);
-		len += 2;
+		len += (size_t)sprintf(s + len, "export %s=", p->env[i].key);
+		len += dt_sh_quote(s + len, p->env[i].value);
+		s[len++] = '\n';
 	}
 	memcpy(s + len, p->command, strlen(p->command) + 1);
 	*out = s;
@@ -428,7 +434,7 @@ enum dt_err dt_file_upload(struct dt_client *c, const char *id,
 	 * file: safe to repeat. */
 	call.idempotent = 1;
 	call.timeout_ms = dt_client_timeout(c, 0);
-	err = tb_call(c, id, "/files/upload", path, &call, NULL, NULL, st);
+	err = dt_tb_call(c, id, "/files/upload", path, &call, NULL, NULL, st);
 	free(body);
 	free(ctype);
 	return err;
@@ -473,7 +479,7 @@ enum dt_err dt_file_download(struct dt_client *c, const char *id,
 	call.method = DT_GET;
 	call.idempotent = 1;
 	call.max_response = max;
-	return tb_call(c, id, "/files/download", path, &call, take_body, &dl,
+	return dt_tb_call(c, id, "/files/download", path, &call, take_body, &dl,
 	    st);
 }
 
@@ -588,5 +594,6 @@ enum dt_err dt_file_list(struct dt_client *c, const char *id, const char *path,
 		return st->err = DT_EINVAL;
 	call.method = DT_GET;
 	call.idempotent = 1;
-	return tb_call(c, id, "/files", path, &call, decode_file_list, &lo, st);
+	return dt_tb_call(c, id, "/files", path, &call, decode_file_list, &lo,
+	    st);
 }

@@ -1,17 +1,22 @@
 /*
  * daytona_provider.c -- struct sbx_ops on Daytona (sandbox_daytona.h).
  *
- * Each op is one or two REST calls (daytona.h); the per-user policy that
- * strings them together lives in sandbox.c.  The provider keeps the
- * client, the creation parameters and nothing about users.
+ * Each op is a few REST calls (daytona.h): the owner check, then one or
+ * two for the op itself (a write uploads and renames; a job start claims
+ * its session, checks the input, uploads the environment, execs).  The
+ * per-user policy that strings them together lives in sandbox.c.  The
+ * provider keeps the client, the creation parameters and nothing about
+ * users or jobs: a job's state is its session's and its files'.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "config.h"
 #include "daytona.h"
+#include "hex.h"
 #include "log.h"
 #include "sandbox.h"
 #include "sandbox_daytona.h"
@@ -484,20 +489,152 @@ static enum sbx_err op_exec(struct sbx_provider *p, const char *id,
 	return outcome(why, "exec", DT_OK, NULL);
 }
 
+/* ---- atomic file writes ------------------------------------------------- */
+
+/* The longest name part of a temporary file kept from the target's name:
+ * with ".", ".tmp-" and the hex it stays under NAME_MAX (255). */
+#define TEMP_BASE_MAX 200
+
+/*
+ * The temporary name beside 'path' into 'out': the same directory,
+ * ".<name>.tmp-<16 random hex digits>".  -1 when 'path' names no file
+ * (ends in '/', ".", "..") or the result is not a sandbox path.
+ */
+static int temp_path_for(const char *path, char *out, size_t len)
+{
+	const char *base = strrchr(path, '/');
+	unsigned char rnd[8];
+	char hex[2 * sizeof(rnd) + 1];
+	size_t dir_len, base_len;
+	int n;
+
+	base = base != NULL ? base + 1 : path;
+	dir_len = (size_t)(base - path);
+	base_len = strlen(base);
+	if (base_len == 0 || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return -1;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -1;
+	hex_encode(rnd, sizeof(rnd), hex, 0);
+	if (base_len > TEMP_BASE_MAX)
+		base_len = TEMP_BASE_MAX;
+	n = snprintf(out, len, "%.*s.%.*s.tmp-%s", (int)dir_len, path,
+	    (int)base_len, base, hex);
+	if (n < 0 || (size_t)n >= len || !sandbox_path_ok(out))
+		return -1;
+	return 0;
+}
+
+/* "<verb> -- 'a' ['b']" into a new string: the paths quoted, "--" so a
+ * name that starts with '-' stays a name. */
+static char *path_command(const char *verb, const char *a, const char *b)
+{
+	size_t n = strlen(verb) + 4 + dt_sh_quote(NULL, a) +
+	    (b != NULL ? 1 + dt_sh_quote(NULL, b) : 0);
+	char *cmd = malloc(n + 1);
+	size_t at;
+
+	if (cmd == NULL)
+		return NULL;
+	at = (size_t)sprintf(cmd, "%s -- ", verb);
+	at += dt_sh_quote(cmd + at, a);
+	if (b != NULL) {
+		cmd[at++] = ' ';
+		dt_sh_quote(cmd + at, b);
+	}
+	return cmd;
+}
+
+/* Run a one-line file command in the sandbox's home; DT_OK with its
+ * result in '*r' (dt_exec_result_free) when it ran. */
+static enum dt_err run_file_command(struct dt_provider *dp, const char *id,
+    const char *cmd, struct dt_exec_result *r, struct dt_status *st)
+{
+	struct dt_exec_params ep;
+
+	memset(&ep, 0, sizeof(ep));
+	ep.command = cmd;
+	ep.timeout_s = 30;     /* a rename or an unlink: seconds at most */
+	ep.max_output = 1024;  /* an error message, if anything */
+	return dt_process_execute(dp->client, id, &ep, r, st);
+}
+
+/* The mv refused: SBX_EIO with what it said, logged like other
+ * failures. */
+static enum sbx_err rename_failed(struct sbx_error *why,
+    const struct dt_exec_result *r)
+{
+	size_t n = r->output_len;
+
+	while (n > 0 && (r->output[n - 1] == '\n' || r->output[n - 1] == '\r'))
+		n--;
+	log_msg(LOG_WARN, "daytona_write_rename",
+	    "mv of an uploaded file failed (exit %d)", r->exit_code);
+	sbx_error_clear(why);
+	if (why != NULL) {
+		why->code = SBX_EIO;
+		snprintf(why->message, sizeof(why->message),
+		    "mv: exit %d: %.*s", r->exit_code,
+		    (int)(n < 200 ? n : 200), r->output);
+		/* keep the message printable, as the provider's are */
+		for (n = 0; why->message[n] != '\0'; n++)
+			if ((unsigned char)why->message[n] < 0x20 ||
+			    (unsigned char)why->message[n] == 0x7f)
+				why->message[n] = ' ';
+	}
+	return SBX_EIO;
+}
+
+/* Remove the temporary file of a failed write; nothing to report. */
+static void remove_temp(struct dt_provider *dp, const char *id,
+    const char *tmp)
+{
+	struct dt_exec_result r;
+	struct dt_status st;
+	char *cmd = path_command("rm -f", tmp, NULL);
+
+	if (cmd != NULL && run_file_command(dp, id, cmd, &r, &st) == DT_OK)
+		dt_exec_result_free(&r);
+	free(cmd);
+}
+
 static enum sbx_err op_write_file(struct sbx_provider *p, const char *id,
     const char *path, const void *data, size_t len, struct sbx_error *why)
 {
 	struct dt_provider *dp = impl(p);
+	struct dt_exec_result r;
 	struct dt_status st;
+	char tmp[SANDBOX_PATH_MAX], *cmd;
+	enum sbx_err rc;
 	enum dt_err err;
 
 	if (dp == NULL || !sbx_id_valid(id) || !sandbox_path_ok(path) ||
-	    (data == NULL && len > 0))
+	    (data == NULL && len > 0) || temp_path_for(path, tmp,
+	    sizeof(tmp)) != 0)
 		return outcome(why, "write_file", DT_EINVAL, NULL);
 	if ((err = check_owned(dp, id, &st)) != DT_OK)
 		return outcome(why, "write_file", err, &st);
-	return outcome(why, "write_file", dt_file_upload(dp->client, id, path,
-	    data, len, &st), &st);
+	/* Whole file beside the target, then one rename: a reader never
+	 * sees a file being uploaded. */
+	err = dt_file_upload(dp->client, id, tmp, data, len, &st);
+	if (err != DT_OK)
+		return outcome(why, "write_file", err, &st);
+	if ((cmd = path_command("mv -f", tmp, path)) == NULL)
+		return outcome(why, "write_file", DT_ENOMEM, NULL);
+	err = run_file_command(dp, id, cmd, &r, &st);
+	free(cmd);
+	/* An answer that did not come leaves the rename unknown: say so,
+	 * and touch nothing. */
+	if (err != DT_OK)
+		return outcome(why, "write_file", err, &st);
+	if (r.exit_code == 0) {
+		dt_exec_result_free(&r);
+		return outcome(why, "write_file", DT_OK, NULL);
+	}
+	rc = rename_failed(why, &r);
+	dt_exec_result_free(&r);
+	remove_temp(dp, id, tmp);
+	return rc;
 }
 
 static enum sbx_err op_read_file(struct sbx_provider *p, const char *id,
@@ -563,6 +700,371 @@ static enum sbx_err op_list_files(struct sbx_provider *p, const char *id,
 	return outcome(why, "list_files", DT_OK, NULL);
 }
 
+/* ---- background jobs ---------------------------------------------------- */
+
+/* Appends for a string built in two passes: the first (dst NULL) counts,
+ * the second writes; each returns the new length. */
+static size_t put(char *dst, size_t at, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (dst != NULL)
+		memcpy(dst + at, s, n + 1);
+	return at + n;
+}
+
+static size_t put_quoted(char *dst, size_t at, const char *s)
+{
+	return at + dt_sh_quote(dst != NULL ? dst + at : NULL, s);
+}
+
+/* The paths of a job's files (SBX_JOB_DIR/<job_id>/...). */
+struct job_paths {
+	char env[128], input[128], out[128], err[128], tmp[128], exit[128];
+};
+
+static int job_paths(const char *job_id, struct job_paths *jp)
+{
+	return sbx_job_path(jp->env, sizeof(jp->env), job_id, "env") ||
+	    sbx_job_path(jp->input, sizeof(jp->input), job_id, "input") ||
+	    sbx_job_path(jp->out, sizeof(jp->out), job_id, "stdout") ||
+	    sbx_job_path(jp->err, sizeof(jp->err), job_id, "stderr") ||
+	    sbx_job_path(jp->tmp, sizeof(jp->tmp), job_id, "exit.tmp") ||
+	    sbx_job_path(jp->exit, sizeof(jp->exit), job_id, "exit") ? -1 : 0;
+}
+
+/* The job line (sandbox_daytona.h) into 'dst', or its length when 'dst'
+ * is NULL.  The paths are made of SBX_JOB_DIR and a valid job id only:
+ * nothing in them for the shell to read. */
+static size_t job_line(char *dst, const struct job_paths *jp,
+    const char *const *argv)
+{
+	size_t at = 0, i;
+
+	at = put(dst, at, "cd \"$HOME\" && { [ -f ");
+	at = put(dst, at, jp->env);
+	at = put(dst, at, " ] && . ./");
+	at = put(dst, at, jp->env);
+	at = put(dst, at, "; rm -f ");
+	at = put(dst, at, jp->env);
+	at = put(dst, at, ";");
+	for (i = 0; argv[i] != NULL; i++) {
+		at = put(dst, at, " ");
+		at = put_quoted(dst, at, argv[i]);
+	}
+	at = put(dst, at, " < ");
+	at = put(dst, at, jp->input);
+	at = put(dst, at, " > ");
+	at = put(dst, at, jp->out);
+	at = put(dst, at, " 2> ");
+	at = put(dst, at, jp->err);
+	at = put(dst, at, "; echo $? > ");
+	at = put(dst, at, jp->tmp);
+	at = put(dst, at, " && mv -f ");
+	at = put(dst, at, jp->tmp);
+	at = put(dst, at, " ");
+	at = put(dst, at, jp->exit);
+	at = put(dst, at, "; }");
+	return at;
+}
+
+/* 1..SBX_JOB_ARGV_MAX words, argv[0] not empty, no word breaking the
+ * line. */
+static int job_argv_ok(const char *const *argv)
+{
+	size_t i;
+
+	if (argv == NULL || argv[0] == NULL || argv[0][0] == '\0')
+		return 0;
+	for (i = 0; argv[i] != NULL; i++)
+		if (i >= SBX_JOB_ARGV_MAX || strpbrk(argv[i], "\n\r") != NULL)
+			return 0;
+	return 1;
+}
+
+enum sbx_err sbx_daytona_job_command(const char *job_id,
+    const char *const *argv, char **out)
+{
+	struct job_paths jp;
+	size_t n;
+
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL || !sbx_job_id_valid(job_id) || !job_argv_ok(argv) ||
+	    job_paths(job_id, &jp) != 0)
+		return SBX_EINVAL;
+	n = job_line(NULL, &jp, argv);
+	if (n > SBX_DAYTONA_JOB_COMMAND_MAX)
+		return SBX_ETOOLARGE;
+	if ((*out = malloc(n + 1)) == NULL)
+		return SBX_ENOMEM;
+	job_line(*out, &jp, argv);
+	return SBX_OK;
+}
+
+/* The env file (sandbox_daytona.h) into 'dst', or its length. */
+static size_t env_script(char *dst, const char *const *env)
+{
+	size_t at = 0, i, klen;
+	const char *eq;
+
+	for (i = 0; env != NULL && env[i] != NULL; i++) {
+		eq = strchr(env[i], '=');
+		klen = (size_t)(eq - env[i]);
+		at = put(dst, at, "export ");
+		if (dst != NULL)
+			memcpy(dst + at, env[i], klen + 1); /* "NAME=" */
+		at += klen + 1;
+		at = put_quoted(dst, at, eq + 1);
+		at = put(dst, at, "\n");
+	}
+	return at;
+}
+
+enum sbx_err sbx_daytona_job_env(const char *const *env, char **out,
+    size_t *len)
+{
+	size_t n;
+
+	if (out != NULL)
+		*out = NULL;
+	if (len != NULL)
+		*len = 0;
+	/* sbx_env_valid: every entry has a '=' after a shell name. */
+	if (out == NULL || len == NULL || !sbx_env_valid(env))
+		return SBX_EINVAL;
+	n = env_script(NULL, env);
+	if ((*out = malloc(n + 1)) == NULL)
+		return SBX_ENOMEM;
+	(*out)[0] = '\0';
+	env_script(*out, env);
+	*len = n;
+	return SBX_OK;
+}
+
+/* The session of job 'job_id' into 'sid' (DT_ID_MAX bytes). */
+static void job_session(const char *job_id, char sid[DT_ID_MAX])
+{
+	snprintf(sid, DT_ID_MAX, SBX_DAYTONA_JOB_SESSION "%s", job_id);
+}
+
+/*
+ * What the job's directory says, in one listing: '*started' = 1 when the
+ * job ran there before (its stdout, stderr or exit exists: the command's
+ * redirections make them as it starts), which a lost session -- the
+ * daemon keeps them in memory, a restarted sandbox has none -- cannot
+ * tell.  Otherwise DT_ENOTFOUND when 'input' (or the directory) is
+ * missing.
+ */
+static enum dt_err job_dir_state(struct dt_provider *dp, const char *id,
+    const char *job_id, int *started, struct dt_status *st)
+{
+	struct dt_file_info *items = NULL;
+	char dir[128];
+	size_t i, n = 0;
+	int input = 0;
+	enum dt_err err;
+
+	*started = 0;
+	snprintf(dir, sizeof(dir), SBX_JOB_DIR "/%s", job_id);
+	err = dt_file_list(dp->client, id, dir, &items, &n, st);
+	if (err != DT_OK)
+		return err;
+	for (i = 0; i < n; i++) {
+		if (items[i].is_dir)
+			continue;
+		if (strcmp(items[i].name, "input") == 0)
+			input = 1;
+		else if (strcmp(items[i].name, "stdout") == 0 ||
+		    strcmp(items[i].name, "stderr") == 0 ||
+		    strcmp(items[i].name, "exit") == 0)
+			*started = 1;
+	}
+	dt_file_info_free(items, n);
+	if (!input && !*started) {
+		snprintf(st->message, sizeof(st->message),
+		    "the job has no input file");
+		return st->err = DT_ENOTFOUND;
+	}
+	return DT_OK;
+}
+
+/*
+ * Claim the job's session: DT_OK with '*created' 1 when made now, or 0
+ * when an empty one was there (a start that died before its exec);
+ * '*already' = 1 (DT_OK) when the session has a command: the job started
+ * before.
+ */
+static enum dt_err job_claim(struct dt_provider *dp, const char *id,
+    const char *sid, int *created, int *already, struct dt_status *st)
+{
+	struct dt_session_info info;
+	enum dt_err err;
+
+	*created = 0;
+	err = dt_session_create(dp->client, id, sid, st);
+	if (err == DT_OK) {
+		*created = 1;
+		return DT_OK;
+	}
+	if (err != DT_ECONFLICT)
+		return err;
+	if ((err = dt_session_get(dp->client, id, sid, &info, st)) != DT_OK)
+		return err;
+	if (info.ncommands > 0)
+		*already = 1;
+	return DT_OK;
+}
+
+/* Upload the job's environment file when it has one. */
+static enum dt_err job_upload_env(struct dt_provider *dp, const char *id,
+    const struct job_paths *jp, const char *script, size_t len,
+    struct dt_status *st)
+{
+	if (len == 0)
+		return DT_OK;
+	return dt_file_upload(dp->client, id, jp->env, script, len, st);
+}
+
+/* What job_start prepares before any call: the command and the env
+ * file.  Freed with job_prep_free. */
+struct job_prep {
+	struct job_paths paths;
+	char *command;
+	char *env;
+	size_t env_len;
+};
+
+static void job_prep_free(struct job_prep *jp)
+{
+	free(jp->command);
+	if (jp->env != NULL) {
+		/* values may be keys: do not leave them in freed memory */
+		explicit_bzero(jp->env, jp->env_len);
+		free(jp->env);
+	}
+}
+
+static enum sbx_err job_prepare(const struct sbx_job_spec *spec,
+    struct job_prep *jp)
+{
+	enum sbx_err rc;
+
+	memset(jp, 0, sizeof(*jp));
+	if (job_paths(spec->job_id, &jp->paths) != 0)
+		return SBX_EINVAL;
+	rc = sbx_daytona_job_command(spec->job_id, spec->argv, &jp->command);
+	if (rc == SBX_OK)
+		rc = sbx_daytona_job_env(spec->env, &jp->env, &jp->env_len);
+	return rc;
+}
+
+/* The sbx_err of a failure found before any call, in 'why'. */
+static enum sbx_err local_failure(struct sbx_error *why, const char *op,
+    enum sbx_err rc)
+{
+	sbx_error_clear(why);
+	if (why != NULL)
+		why->code = rc;
+	if (rc != SBX_EINVAL)
+		log_msg(LOG_WARN, "daytona_error", "%s: %s", op,
+		    sbx_strerror(rc));
+	return rc;
+}
+
+static enum sbx_err op_job_start(struct sbx_provider *p, const char *id,
+    const struct sbx_job_spec *spec, int *already, struct sbx_error *why)
+{
+	struct dt_provider *dp = impl(p);
+	struct job_prep prep;
+	struct dt_status st, dst;
+	char sid[DT_ID_MAX];
+	int created = 0, started = 0, dummy = 0;
+	enum sbx_err rc;
+	enum dt_err err;
+
+	if (already == NULL)
+		already = &dummy;
+	*already = 0;
+	if (dp == NULL || !sbx_id_valid(id) || spec == NULL ||
+	    !sbx_job_id_valid(spec->job_id))
+		return outcome(why, "job_start", DT_EINVAL, NULL);
+	if ((rc = job_prepare(spec, &prep)) != SBX_OK) {
+		job_prep_free(&prep);
+		return local_failure(why, "job_start", rc);
+	}
+	job_session(spec->job_id, sid);
+	if ((err = check_owned(dp, id, &st)) != DT_OK)
+		goto out;
+	err = job_claim(dp, id, sid, &created, already, &st);
+	if (err != DT_OK || *already)
+		goto out;
+	err = job_dir_state(dp, id, spec->job_id, &started, &st);
+	if (err != DT_OK || started) {
+		/* Leave no empty session of ours behind; one found empty
+		 * may be another start's, between its create and exec. */
+		if (created)
+			dt_session_delete(dp->client, id, sid, &dst);
+		*already = err == DT_OK;
+		goto out;
+	}
+	err = job_upload_env(dp, id, &prep.paths, prep.env, prep.env_len,
+	    &st);
+	if (err == DT_OK)
+		err = dt_session_exec_async(dp->client, id, sid, prep.command,
+		    NULL, 0, &st);
+out:
+	job_prep_free(&prep);
+	return outcome(why, "job_start", err, &st);
+}
+
+static enum sbx_err op_job_running(struct sbx_provider *p, const char *id,
+    const char *job_id, int *running, struct sbx_error *why)
+{
+	struct dt_provider *dp = impl(p);
+	struct dt_session_info info;
+	struct dt_status st;
+	char sid[DT_ID_MAX];
+	enum dt_err err;
+
+	if (running != NULL)
+		*running = 0;
+	if (dp == NULL || !sbx_id_valid(id) || !sbx_job_id_valid(job_id) ||
+	    running == NULL)
+		return outcome(why, "job_running", DT_EINVAL, NULL);
+	if ((err = check_owned(dp, id, &st)) != DT_OK)
+		return outcome(why, "job_running", err, &st);
+	job_session(job_id, sid);
+	err = dt_session_get(dp->client, id, sid, &info, &st);
+	/* No session: never started, killed, or gone with a restart. */
+	if (err == DT_ENOTFOUND)
+		return outcome(why, "job_running", DT_OK, NULL);
+	if (err != DT_OK)
+		return outcome(why, "job_running", err, &st);
+	*running = info.nrunning > 0;
+	return outcome(why, "job_running", DT_OK, NULL);
+}
+
+static enum sbx_err op_job_kill(struct sbx_provider *p, const char *id,
+    const char *job_id, struct sbx_error *why)
+{
+	struct dt_provider *dp = impl(p);
+	struct dt_status st;
+	char sid[DT_ID_MAX];
+	enum dt_err err;
+
+	if (dp == NULL || !sbx_id_valid(id) || !sbx_job_id_valid(job_id))
+		return outcome(why, "job_kill", DT_EINVAL, NULL);
+	if ((err = check_owned(dp, id, &st)) != DT_OK)
+		return outcome(why, "job_kill", err, &st);
+	job_session(job_id, sid);
+	err = dt_session_delete(dp->client, id, sid, &st);
+	/* Gone already (ended and killed before, or a restart): done. */
+	if (err == DT_ENOTFOUND)
+		err = DT_OK;
+	return outcome(why, "job_kill", err, &st);
+}
+
 static enum sbx_err op_check(struct sbx_provider *p, char *detail,
     size_t detail_len)
 {
@@ -625,6 +1127,9 @@ static const struct sbx_ops daytona_ops = {
 	.write_file = op_write_file,
 	.read_file = op_read_file,
 	.list_files = op_list_files,
+	.job_start = op_job_start,
+	.job_running = op_job_running,
+	.job_kill = op_job_kill,
 	.check = op_check,
 	.reload = op_reload,
 	.destroy = op_destroy,

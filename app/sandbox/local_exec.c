@@ -133,6 +133,19 @@ static void push_env(struct local_cmdline *a, const char *const *env)
 	}
 }
 
+/* What runs inside: the words of 'argv' as they are when given (a job),
+ * else `/bin/sh -c command`. */
+static void push_command(struct local_cmdline *a, const char *command,
+    const char *const *argv)
+{
+	if (argv == NULL) {
+		push3(a, "/bin/sh", "-c", command);
+		return;
+	}
+	for (size_t i = 0; argv[i] != NULL; i++)
+		push(a, argv[i]);
+}
+
 int local_bwrap_argv(struct local_cmdline *a,
     const struct local_bwrap_args *b)
 {
@@ -147,7 +160,8 @@ int local_bwrap_argv(struct local_cmdline *a,
 	push(a, "--unshare-user");
 	if (b->disable_userns)
 		push(a, "--disable-userns");
-	push(a, "--unshare-net");
+	if (!b->share_net)
+		push(a, "--unshare-net");
 	push(a, "--unshare-pid");
 	push(a, "--unshare-ipc");
 	push(a, "--unshare-uts");
@@ -201,22 +215,18 @@ int local_bwrap_argv(struct local_cmdline *a,
 	push(a, "--chdir");
 	push(a, b->cwd);
 	push(a, "--");
-	push3(a, "/bin/sh", "-c", b->command);
+	push_command(a, b->command, b->argv);
 	return a->overflow ? -1 : 0;
 }
 
-static int plain_argv(struct local_cmdline *a, const char *command)
+static int plain_argv(struct local_cmdline *a, const char *command,
+    const char *const *argv)
 {
 	memset(a, 0, sizeof(*a));
-	push3(a, "/bin/sh", "-c", command);
-	return 0;
+	push_command(a, command, argv);
+	return a->overflow ? -1 : 0;
 }
 
-/* Limits for the child, clamped to what we may set. */
-struct child_limits {
-	struct rlimit cpu, as, fsize, nproc, core;
-	int open_max;
-};
 
 static void clamp(struct rlimit *r, int resource, rlim_t want)
 {
@@ -228,8 +238,8 @@ static void clamp(struct rlimit *r, int resource, rlim_t want)
 		r->rlim_cur = r->rlim_max = cur.rlim_max;
 }
 
-static void child_limits_of(const struct local_impl *li,
-    struct child_limits *cl)
+void local_child_limits(const struct local_impl *li,
+    struct local_child_limits *cl)
 {
 	long om = sysconf(_SC_OPEN_MAX);
 
@@ -244,23 +254,6 @@ static void child_limits_of(const struct local_impl *li,
 	cl->open_max = om > 0 && om < 65536 ? (int)om : 65536;
 }
 
-/*
- * What the child does between fork() and execve(), all decided before
- * fork: cgroup files to join, the user to become, the mounts to stage.
- */
-struct launch {
-	char *const *argv;
-	char *const *envp;
-	int devnull, out, cwdfd;
-	int cg_procs[LOCAL_CG_MAXFD]; /* -1 when unused */
-	int drop;                     /* become uid/gid */
-	uid_t uid;
-	gid_t gid;
-	const char *stage_home;       /* host paths to stage; NULL: none */
-	const char *stage_tmp;
-	struct child_limits cl;
-	pid_t parent;
-};
 
 /* Async-signal-safe: a message on the output pipe, then exit 126. */
 static void child_fail(const char *msg)
@@ -296,7 +289,7 @@ static const char *fd_path(char buf[32], int fd)
  * namespace and can be bind sources, and before the tmpfs hides /tmp (the
  * data directory may live under it).
  */
-static void stage_mounts(const struct launch *l)
+static void stage_mounts(const struct local_launch *l)
 {
 	char hp[32], tp[32];
 	int hfd, tfd;
@@ -323,7 +316,7 @@ static void stage_mounts(const struct launch *l)
 }
 
 /* Become the sandbox user for good: groups, gid, uid, in that order. */
-static void drop_privileges(const struct launch *l)
+static void drop_privileges(const struct local_launch *l)
 {
 	gid_t groups[1] = { l->gid };
 
@@ -348,9 +341,9 @@ static void drop_privileges(const struct launch *l)
  * worker leaves no command running past the wall-time limit it was
  * enforcing.
  */
-static void child_run(const struct launch *l)
+void local_child_run(const struct local_launch *l)
 {
-	const struct child_limits *cl = &l->cl;
+	const struct local_child_limits *cl = &l->cl;
 	struct sigaction sa;
 	sigset_t none;
 	int sig, fd, i;
@@ -370,8 +363,8 @@ static void child_run(const struct launch *l)
 			sigaction(sig, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (dup2(l->devnull, 0) < 0 || dup2(l->out, 1) < 0 ||
-	    dup2(l->out, 2) < 0)
+	if (dup2(l->in, 0) < 0 || dup2(l->out, 1) < 0 ||
+	    dup2(l->err, 2) < 0)
 		_exit(126);
 	/* Into the sandbox's cgroup first: everything below is born in
 	 * it, bwrap included. */
@@ -448,28 +441,28 @@ struct child {
 };
 
 /* Fork and run 'l' with stdin /dev/null and stdout+stderr on a pipe. */
-static enum sbx_err spawn(const struct local_impl *li, struct launch *l,
+static enum sbx_err spawn(const struct local_impl *li, struct local_launch *l,
     struct child *ch)
 {
 	int pipefd[2], fork_errno;
 
 	memset(ch, 0, sizeof(*ch));
-	child_limits_of(li, &l->cl);
+	local_child_limits(li, &l->cl);
 	l->parent = getpid();
-	l->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (l->devnull < 0)
+	l->in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (l->in < 0)
 		return SBX_EIO;
 	if (pipe2(pipefd, O_CLOEXEC) != 0) {
-		close(l->devnull);
+		close(l->in);
 		return SBX_EIO;
 	}
-	l->out = pipefd[1];
+	l->out = l->err = pipefd[1];
 	ch->pid = fork();
 	if (ch->pid == 0)
-		child_run(l);
+		local_child_run(l);
 	/* fork's errno, before the closes below can change it. */
 	fork_errno = ch->pid < 0 ? errno : 0;
-	close(l->devnull);
+	close(l->in);
 	close(pipefd[1]);
 	if (ch->pid < 0) {
 		close(pipefd[0]);
@@ -584,7 +577,7 @@ static int reap(struct child *ch)
  * closed, or the wall time 'timeout_s' passes (then the process group is
  * killed).  Fills 'out' on SBX_OK.
  */
-static enum sbx_err run(const struct local_impl *li, struct launch *l,
+static enum sbx_err run(const struct local_impl *li, struct local_launch *l,
     int timeout_s, size_t cap, struct sbx_exec_result *out)
 {
 	struct capture c = { NULL, 0, 0, cap, 0, 0 };
@@ -614,6 +607,15 @@ enum sbx_err local_cmdline_build(struct local_cmdline *c,
     const struct local_impl *li, const char *home, const char *tmp,
     const char *cwd, const char *command, const char *const *env)
 {
+	return local_cmdline_build_argv(c, li, home, tmp, cwd, command, NULL,
+	    0, env);
+}
+
+enum sbx_err local_cmdline_build_argv(struct local_cmdline *c,
+    const struct local_impl *li, const char *home, const char *tmp,
+    const char *cwd, const char *command, const char *const *argv,
+    int share_net, const char *const *env)
+{
 	struct local_bwrap_args b;
 	size_t i, k = 0;
 
@@ -627,13 +629,16 @@ enum sbx_err local_cmdline_build(struct local_cmdline *c,
 		b.tmp = li->drop ? STAGE_TMP : tmp;
 		b.cwd = cwd;
 		b.command = command;
+		b.argv = argv;
+		b.share_net = share_net;
 		b.env = env;
 		if (local_bwrap_argv(c, &b) != 0)
 			return SBX_EINVAL;
 		c->envp[0] = NULL; /* bwrap's own: empty */
 		return SBX_OK;
 	}
-	plain_argv(c, command);
+	if (plain_argv(c, command, argv) != 0)
+		return SBX_EINVAL;
 	if (snprintf(c->home_kv, sizeof(c->home_kv), "HOME=%s", home) >=
 	    (int)sizeof(c->home_kv))
 		return SBX_EINVAL;
@@ -647,9 +652,9 @@ enum sbx_err local_cmdline_build(struct local_cmdline *c,
 
 /* The launch of 'c' for sandbox 'id' (cgroup leaf 'id' when bounded):
  * on SBX_OK close l->cg_procs with local_cgroup_close. */
-static enum sbx_err launch_of(const struct local_impl *li, const char *id,
+enum sbx_err local_launch_of(const struct local_impl *li, const char *id,
     const struct local_cmdline *c, const char *home, const char *tmp,
-    int cwdfd, struct launch *l)
+    int cwdfd, struct local_launch *l)
 {
 	enum sbx_err err;
 	int i;
@@ -675,7 +680,7 @@ static enum sbx_err launch_of(const struct local_impl *li, const char *id,
 
 /* Dropped commands write their home and tmp as the sandbox user; a
  * directory made earlier (or by an older Omni) as root is handed over. */
-static void hand_over(const struct local_impl *li, int dirfd,
+void local_hand_over(const struct local_impl *li, int dirfd,
     const char *name)
 {
 	struct stat st;
@@ -699,7 +704,7 @@ enum sbx_err local_exec(struct sbx_provider *p, const char *id,
 	struct local_impl *li = local_impl_of(p);
 	char rel[PATH_MAX], home[PATH_MAX], tmp[PATH_MAX], cwd[PATH_MAX];
 	struct local_cmdline *c = NULL;
-	struct launch l;
+	struct local_launch l;
 	enum sbx_err err;
 	int homefd = -1, cwdfd = -1, timeout;
 	size_t cap;
@@ -740,10 +745,10 @@ enum sbx_err local_exec(struct sbx_provider *p, const char *id,
 	    opts->env)) != SBX_OK)
 		goto done;
 	if (li->drop) {
-		hand_over(li, homefd, ".");
-		hand_over(li, homefd, "../tmp");
+		local_hand_over(li, homefd, ".");
+		local_hand_over(li, homefd, "../tmp");
 	}
-	if ((err = launch_of(li, id, c, home, tmp, cwdfd, &l)) != SBX_OK)
+	if ((err = local_launch_of(li, id, c, home, tmp, cwdfd, &l)) != SBX_OK)
 		goto done;
 	err = run(li, &l, timeout, cap, out);
 	local_cgroup_close(l.cg_procs);
@@ -762,7 +767,7 @@ static int bwrap_has_disable_userns(const struct local_impl *li,
 {
 	struct local_cmdline *c;
 	struct sbx_exec_result r;
-	struct launch l;
+	struct local_launch l;
 	char *envp[] = { NULL };
 	int has = 0, i;
 
@@ -796,7 +801,7 @@ enum sbx_err local_probe_bwrap(struct local_impl *li, const char *bwrap,
 	char name[96], home[PATH_MAX], tmp[PATH_MAX];
 	struct local_cmdline *c = NULL;
 	struct local_impl probe;
-	struct launch l;
+	struct local_launch l;
 	enum sbx_err err;
 	char *nl;
 	int fd;
@@ -823,8 +828,8 @@ enum sbx_err local_probe_bwrap(struct local_impl *li, const char *bwrap,
 		snprintf(detail, detail_len, "cannot write the data directory");
 		return SBX_EIO;
 	}
-	hand_over(li, fd, "home");
-	hand_over(li, fd, "tmp");
+	local_hand_over(li, fd, "home");
+	local_hand_over(li, fd, "tmp");
 	/* The probe runs exactly as a command would, under this bwrap. */
 	probe = *li;
 	probe.bwrap = (char *)(uintptr_t)bwrap;
@@ -833,7 +838,7 @@ enum sbx_err local_probe_bwrap(struct local_impl *li, const char *bwrap,
 	    "exit 0", NULL)) != SBX_OK) {
 		err = SBX_EISOLATION;
 		snprintf(detail, detail_len, "bwrap command line too long");
-	} else if ((err = launch_of(&probe, "probe", c, home, tmp, fd, &l)) !=
+	} else if ((err = local_launch_of(&probe, "probe", c, home, tmp, fd, &l)) !=
 	    SBX_OK) {
 		snprintf(detail, detail_len, "cannot set up the sandbox's "
 		    "cgroup (%s)", local_cgroup_kind_name(li->cg.kind));

@@ -1,7 +1,8 @@
 /*
  * local_internal.h -- shared between the files of the local provider
  * (local_provider.c: lifecycle, local_fs.c: confined file access,
- * local_exec.c: commands under bubblewrap, local_cgroup.c: bounds, and
+ * local_exec.c: commands under bubblewrap, local_job.c: background jobs,
+ * local_cgroup.c: bounds, and
  * local_store.c below them all: ids, the state file, locks).  Not for
  * other modules: the public side is include/sandbox_local.h.
  *
@@ -17,6 +18,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "sandbox.h"
@@ -181,7 +183,10 @@ struct local_bwrap_args {
 	int disable_userns;       /* add --disable-userns */
 	const char *home, *tmp;   /* host paths bound as the home and /tmp */
 	const char *cwd;          /* inside */
-	const char *command;      /* for /bin/sh -c */
+	const char *command;      /* for /bin/sh -c (when argv is NULL) */
+	const char *const *argv;  /* run as it is instead (jobs); or NULL */
+	int share_net;            /* keep the host network (jobs with
+	                           * OMNI_AGENT_NETWORK) */
 	const char *const *env;   /* validated "KEY=VALUE", NULL-terminated */
 };
 
@@ -216,9 +221,68 @@ enum sbx_err local_cmdline_build(struct local_cmdline *c,
     const struct local_impl *li, const char *home, const char *tmp,
     const char *cwd, const char *command, const char *const *env);
 
+/* The same for 'argv' run as it is when not NULL (a job; 'command' is
+ * then unused), with the host network when 'share_net'. */
+enum sbx_err local_cmdline_build_argv(struct local_cmdline *c,
+    const struct local_impl *li, const char *home, const char *tmp,
+    const char *cwd, const char *command, const char *const *argv,
+    int share_net, const char *const *env);
+
+/* Limits for a child, clamped to what we may set. */
+struct local_child_limits {
+	struct rlimit cpu, as, fsize, nproc, core;
+	int open_max;
+};
+
+/*
+ * What a child does between fork() and execve(), all decided before
+ * fork: its three standard fds, cgroup files to join, the user to become,
+ * the mounts to stage.
+ */
+struct local_launch {
+	char *const *argv;
+	char *const *envp;
+	int in, out, err, cwdfd;
+	int cg_procs[LOCAL_CG_MAXFD]; /* -1 when unused */
+	int drop;                     /* become uid/gid */
+	uid_t uid;
+	gid_t gid;
+	const char *stage_home;       /* host paths to stage; NULL: none */
+	const char *stage_tmp;
+	struct local_child_limits cl;
+	pid_t parent;                 /* the child dies with this process */
+};
+
+void local_child_limits(const struct local_impl *li,
+    struct local_child_limits *cl);
+
+/* The launch of 'c' for sandbox 'id' (cgroup leaf 'id' when bounded):
+ * on SBX_OK close l->cg_procs with local_cgroup_close.  The caller sets
+ * l->in/out/err, l->cl and l->parent. */
+enum sbx_err local_launch_of(const struct local_impl *li, const char *id,
+    const struct local_cmdline *c, const char *home, const char *tmp,
+    int cwdfd, struct local_launch *l);
+
+/* In a forked child: async-signal-safe set-up, then execve(l->argv);
+ * never returns.  Dies with l->parent. */
+void local_child_run(const struct local_launch *l) __attribute__((noreturn));
+
+/* Hand the directory 'name' under 'dirfd' to the sandbox user when it is
+ * not theirs yet (dropped commands write their home and tmp). */
+void local_hand_over(const struct local_impl *li, int dirfd,
+    const char *name);
+
 enum sbx_err local_exec(struct sbx_provider *p, const char *id,
     const char *command, const struct sbx_exec_opts *opts,
     struct sbx_exec_result *out, struct sbx_error *why);
+
+/* local_job.c: background jobs (the ops of sandbox.h; see that file) */
+enum sbx_err local_job_start(struct sbx_provider *p, const char *id,
+    const struct sbx_job_spec *spec, int *already, struct sbx_error *why);
+enum sbx_err local_job_running(struct sbx_provider *p, const char *id,
+    const char *job_id, int *running, struct sbx_error *why);
+enum sbx_err local_job_kill(struct sbx_provider *p, const char *id,
+    const char *job_id, struct sbx_error *why);
 
 /*
  * Run `true` under bwrap with the same sandbox arguments as a command, in

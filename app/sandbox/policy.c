@@ -208,3 +208,39 @@ enum sbx_err sbx_exec(struct sbx_provider *p, const char *id,
 	return finish(why, usable(p, why) ?
 	    p->ops->exec(p, id, command, opts, out, why) : SBX_EINVAL);
 }
+
+enum sbx_err sbx_write_file(struct sbx_provider *p, const char *id,
+    const char *path, const void *data, size_t len, struct sbx_error *why)
+{
+	return finish(why, usable(p, why) ?
+	    p->ops->write_file(p, id, path, data, len, why) : SBX_EINVAL);
+}
+
+enum sbx_err sbx_read_file(struct sbx_provider *p, const char *id,
+    const char *path, size_t max, char **data, size_t *len,
+    struct sbx_error *why)
+{
+	return finish(why, usable(p, why) ?
+	    p->ops->read_file(p, id, path, max, data, len, why) : SBX_EINVAL);
+}
+
+enum sbx_err sbx_list_files(struct sbx_provider *p, const char *id,
+    const char *path, struct sbx_file_list *out, struct sbx_error *why)
+{
+	return finish(why, usable(p, why) ?
+	    p->ops->list_files(p, id, path, out, why) : SBX_EINVAL);
+}
+
+enum sbx_err sbx_find_for_user(struct sbx_provider *p, const char *user_id,
+    struct sbx_info *out, struct sbx_error *why)
+{
+	return finish(why, usable(p, why) ?
+	    p->ops->find_for_user(p, user_id, out, why) : SBX_EINVAL);
+}
+
+enum sbx_err sbx_start(struct sbx_provider *p, const char *id,
+    struct sbx_error *why)
+{
+	return finish(why, usable(p, why) ? p->ops->start(p, id, why) :
+	    SBX_EINVAL);
+}

@@ -19,17 +19,49 @@ closely enough for Omni's client to be tested against it:
                               daemon, the command is split at spaces (quotes
                               group words, no escapes) and executed without a
                               shell, and there is no environment field.  Nothing
-                              real runs: `sh -c SCRIPT` is understood for
+                              real runs here (session commands do, below):
+                              `sh -c SCRIPT` is understood for
                               scripts of "export K='v'" lines and one simple
                               command, and for Omni's wrapper
                               sh -c 'eval "$(echo B64 | base64 -d)"'; a few
                               commands are emulated (echo, true, false, exit,
-                              sleep, cat, pwd, printenv, ls), others come from
-                              /__control/exec rules (matched on the script),
-                              the rest exit 127.
+                              sleep, cat, pwd, printenv, ls, and on the
+                              in-memory files `mv [-f] [--] SRC DST` of one
+                              file and `rm [-f] [--] PATH...`), others come
+                              from /__control/exec rules (matched on the
+                              script), the rest exit 127.
     POST   /files/upload?path=     multipart, part "file"
     GET    /files/download?path=   raw bytes
     GET    /files?path=            [FileInfo]
+    POST   /process/session              {sessionId} -> 201; 409 "session
+                                         already exists"
+    GET    /process/session              [Session]
+    GET    /process/session/{S}          {sessionId, commands: [{id, command,
+                                         exitCode}]}, 404 if none; exitCode
+                                         is absent while the command runs
+    POST   /process/session/{S}/exec     {command, runAsync|async: true}
+                                         -> 202 {cmdId}; 429 past the limits
+    GET    /process/session/{S}/command/{C}  {id, command, exitCode}
+    DELETE /process/session/{S}          kills its commands (SIGKILL to
+                                         each one's process group)
+
+Session commands REALLY RUN, on the host: `/bin/sh -c COMMAND` as a
+subprocess in its own process group, with HOME and cwd set to a temporary
+directory that holds the sandbox's files ("/home/daytona" of the fake's
+path model; files outside it are not there).  This is a test fake: in the
+tests nothing user-provided reaches it except through the agent, which is
+Omni's own example script.  The directory is made from the in-memory files
+before a sandbox's first command starts, merged back (created, changed and
+deleted files, three-way, so the files API and several commands can work
+at once) when each command ends -- exitCode appears only after that -- and
+by the files API before it reads and after it writes while the directory
+exists; it is removed when the sandbox's last command ends.  Nothing is
+written through a symlink a command made.  Bounds (/__control/config):
+session_max running commands per sandbox (4), session_max_total in all
+(16), session_timeout seconds each (120, then killed).  Stopping, deleting
+or resetting a sandbox kills its commands; so do SIGTERM, /__control/
+shutdown and --max-lifetime, which also remove the directories.  Command
+output is discarded (Omni's commands redirect their own).
 
 States move creating -> started after --create-delay seconds, starting ->
 started, stopping -> stopped, destroying -> destroyed after their delays.
@@ -52,14 +84,20 @@ Control API (no auth), for tests:
   DELETE /__control/faults
   POST /__control/config        {"create_delay", "start_delay", "stop_delay",
                                  "delete_delay", "create_wait",
-                                 "max_sandboxes"}
+                                 "max_sandboxes", "session_max",
+                                 "session_max_total", "session_timeout"}
   POST /__control/sandboxes/{idOrName}/state  {"state": "error"|"stopped"|...,
                                  "errorReason": "..."}
   GET  /__control/sandboxes
   POST /__control/exec          {"match": regex, "exitCode": n, "result": s,
                                  "sleep": s}
+  GET  /__control/sessions      {commands: [{sandboxId, sessionId, cmdId,
+                                 command, pid, running, exitCode}], roots:
+                                 [directories that exist]}
   GET  /__control/log           [{seq, method, path, query, status, key, org,
-                                 fault, toolbox, body}]
+                                 fault, toolbox, body}]; session calls too,
+                                 e.g. POST /toolbox/<id>/process/session/
+                                 <S>/exec with the command in its body
   POST /__control/log/reset
   POST /__control/reset         sandboxes, faults, rules, log, config
   POST /__control/shutdown
@@ -77,8 +115,13 @@ import json
 import os
 import re
 import shlex
+import shutil
+import signal
 import socket
+import stat
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -92,6 +135,9 @@ DEFAULT_CONFIG = {
     "delete_delay": 0.2,
     "create_wait": 0.0,
     "max_sandboxes": 0,
+    "session_max": 4,          # running session commands per sandbox
+    "session_max_total": 16,   # and in all
+    "session_timeout": 120.0,  # seconds a session command may run
 }
 
 STATUS_TEXT = {
@@ -128,9 +174,16 @@ class State:
         self.keys = dict(keys)          # key value -> name
         self.target = target
         self.port = port
+        self.sessions = Sessions(self)
+        self.sandboxes = {}
         self.reset()
 
     def reset(self):
+        with self.lock:
+            # The commands of forgotten sandboxes must not run on: their
+            # threads still merge and clean up after them.
+            for sb in self.sandboxes.values():
+                self.sessions.kill_sandbox(sb)
         self.sandboxes = {}             # id -> record
         self.faults = []
         self.exec_rules = []
@@ -247,6 +300,290 @@ def parse_multipart(body, content_type):
         if re.search(rb'name="file"', head):
             return data
     raise ApiError(400, "http: no such file")
+
+
+# ---- sessions: real commands over the sandbox's files ----------------------
+
+# A file bigger than this is not copied back from a command's directory.
+SYNC_FILE_MAX = 64 * 1024 * 1024
+
+
+def home_rel(p):
+    """Is 'p' (a key of the fake's path model) under the home, so that it
+    has a place in a materialised directory?"""
+    return bool(p) and p != "." and not p.startswith("/") and \
+        p != ".." and not p.startswith("../")
+
+
+def safe_dir(root, rel, create):
+    """The real directory for 'rel' under 'root', made when 'create', or
+    None when a component is a symlink or not a directory: a command may
+    have planted a link, and nothing is written through one."""
+    p = root
+    for comp in [c for c in rel.split("/") if c and c != "."]:
+        p = os.path.join(p, comp)
+        if os.path.islink(p):
+            return None
+        if not os.path.exists(p):
+            if not create:
+                return None
+            os.mkdir(p)
+        elif not os.path.isdir(p):
+            return None
+    return p
+
+
+def disk_write(root, rel, data):
+    parent = safe_dir(root, os.path.dirname(rel), True)
+    if parent is None:
+        return False
+    full = os.path.join(parent, os.path.basename(rel))
+    if os.path.islink(full) or os.path.isdir(full):
+        return False
+    fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
+                 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return True
+
+
+def disk_remove(root, rel):
+    parent = safe_dir(root, os.path.dirname(rel), False)
+    if parent is None:
+        return
+    full = os.path.join(parent, os.path.basename(rel))
+    if os.path.islink(full) or os.path.isfile(full):
+        os.unlink(full)
+
+
+def disk_scan(root):
+    """The regular files (path -> bytes) and directories under 'root',
+    by relative path; symlinks and special files are left out."""
+    files, dirs = {}, set()
+    for top, dnames, fnames in os.walk(root, followlinks=False):
+        rel_top = os.path.relpath(top, root)
+        for d in dnames:
+            full = os.path.join(top, d)
+            if not os.path.islink(full):
+                dirs.add(os.path.normpath(os.path.join(rel_top, d)))
+        for n in fnames:
+            full = os.path.join(top, n)
+            try:
+                st = os.lstat(full)
+                if not stat.S_ISREG(st.st_mode) or st.st_size > SYNC_FILE_MAX:
+                    continue
+                with open(full, "rb") as f:
+                    files[os.path.normpath(os.path.join(rel_top, n))] = f.read()
+            except OSError:
+                continue  # gone while we looked: a running command's
+    return files, dirs
+
+
+class Sessions:
+    """Toolbox sessions of the fake: each command is `/bin/sh -c COMMAND`,
+    a real process in its own process group, run with HOME and cwd set to
+    a temporary directory that holds the sandbox's files.
+
+    The directory exists while a command of the sandbox runs: made from
+    the in-memory files (sb["_files"], sb["_dirs"]) before the first one
+    starts, merged back when each one ends, and removed after the last.
+    Merging is three-way against sb["_base_*"] (what both sides held at
+    the last merge), so the files API and several commands can change
+    files at the same time: a change on one side is carried to the other,
+    and when both changed a path the directory wins (the command's write
+    is the later one).  The files API merges before it reads and after it
+    writes while the directory exists.
+
+    All of it is under the State's lock; a thread per command waits for
+    it, merges, and only then gives the command its exit code."""
+
+    def __init__(self, state):
+        self.st = state
+        self.procs = set()   # every live Popen, for shutdown
+        self.roots = set()   # every materialised directory
+
+    # ---- the directory ---------------------------------------------------
+
+    def sync(self, sb):
+        root = sb.get("_root")
+        if root is None:
+            return
+        disk_files, disk_dirs = disk_scan(root)
+        mem, base = sb["_files"], sb["_base_files"]
+        for p in set(mem) | set(disk_files) | set(base):
+            if not home_rel(p):
+                continue
+            m, d, b = mem.get(p), disk_files.get(p), base.get(p)
+            if m == d:
+                new = m
+            elif d == b:  # changed in memory only: upload, emulated mv
+                if m is None:
+                    disk_remove(root, p)
+                else:
+                    disk_write(root, p, m)
+                new = m
+            else:  # changed by a command
+                if d is None:
+                    mem.pop(p, None)
+                else:
+                    mem[p] = d
+                new = d
+            if new is None:
+                base.pop(p, None)
+            else:
+                base[p] = new
+        mdirs, bdirs = sb["_dirs"], sb["_base_dirs"]
+        for p in (mdirs | disk_dirs | bdirs):
+            if not home_rel(p):
+                continue
+            m, d, b = p in mdirs, p in disk_dirs, p in bdirs
+            if m != d and d == b:
+                if m:
+                    safe_dir(root, p, True)
+                new = m  # nothing drops a directory from memory alone
+            else:
+                if d:
+                    mdirs.add(p)
+                else:
+                    mdirs.discard(p)
+                new = d
+            if new:
+                bdirs.add(p)
+            else:
+                bdirs.discard(p)
+
+    def materialise(self, sb):
+        if sb.get("_root") is not None:
+            self.sync(sb)
+            return
+        sb["_root"] = tempfile.mkdtemp(prefix="fake-daytona-home-")
+        sb["_base_files"], sb["_base_dirs"] = {}, set()
+        self.roots.add(sb["_root"])
+        self.sync(sb)
+
+    def drop_root(self, sb):
+        root = sb.get("_root")
+        if root is not None:
+            sb["_root"] = None
+            sb["_base_files"], sb["_base_dirs"] = {}, set()
+            self.roots.discard(root)
+            shutil.rmtree(root, ignore_errors=True)
+
+    # ---- commands --------------------------------------------------------
+
+    def start(self, sb, sess, command):
+        cfg = self.st.config
+        if len(sb["_active"]) >= int(cfg["session_max"]) or \
+                len(self.procs) >= int(cfg["session_max_total"]):
+            raise ApiError(429, "too many running session commands "
+                           "(a limit of the fake)")
+        self.materialise(sb)
+        root = sb["_root"]
+        env = {"HOME": root, "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "LANG": "C.UTF-8"}
+        try:
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", command], cwd=root, env=env,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError as e:
+            if not sb["_active"]:
+                self.drop_root(sb)
+            raise ApiError(500, "cannot start the command: %s" % e)
+        cmd = {"id": str(uuid.uuid4()), "command": command, "exitCode": None,
+               "_proc": proc, "_session": sess["sessionId"]}
+        sess["commands"].append(cmd)
+        sb["_active"][cmd["id"]] = cmd
+        sb["_cmds"].append(cmd)
+        self.procs.add(proc)
+        threading.Thread(target=self.wait, args=(sb, cmd, proc),
+                         daemon=True).start()
+        return cmd
+
+    def wait(self, sb, cmd, proc):
+        """Until the command ends (or its time is up: killed), then
+        merge its files back and, after that, publish its exit code."""
+        deadline = time.time() + float(self.st.config["session_timeout"])
+        while True:
+            try:
+                # Without reaping: the group id stays reserved while we
+                # kill what the command left behind.
+                info = os.waitid(os.P_PID, proc.pid, os.WEXITED |
+                                 os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                info = True
+            if info is not None or time.time() >= deadline:
+                break
+            time.sleep(0.02)
+        kill_group(proc)
+        code = proc.wait()
+        if code < 0:
+            code = 128 - code
+        with self.st.lock:
+            self.procs.discard(proc)
+            self.sync(sb)
+            cmd["exitCode"] = code
+            cmd["_proc"] = None
+            sb["_active"].pop(cmd["id"], None)
+            if not sb["_active"]:
+                self.drop_root(sb)
+
+    def kill_session(self, sb, sess):
+        for cmd in sess["commands"]:
+            if cmd["_proc"] is not None:
+                kill_group(cmd["_proc"])
+
+    def kill_sandbox(self, sb):
+        """The sandbox stops or goes: its processes die, its sessions
+        are forgotten (the daemon keeps them in memory)."""
+        for sess in sb["_sessions"].values():
+            self.kill_session(sb, sess)
+        sb["_sessions"] = {}
+
+    def shutdown(self):
+        """Kill every command and remove every directory: the fake ends."""
+        with self.st.lock:
+            procs = list(self.procs)
+            roots = list(self.roots)
+        for proc in procs:
+            kill_group(proc)
+        for proc in procs:
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+        for root in roots:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def describe(self):
+        out = {"commands": [], "roots": sorted(self.roots)}
+        for sb in self.st.sandboxes.values():
+            for cmd in sb["_cmds"]:
+                proc = cmd["_proc"]
+                out["commands"].append({
+                    "sandboxId": sb["id"], "sessionId": cmd["_session"],
+                    "cmdId": cmd["id"], "command": cmd["command"],
+                    "pid": proc.pid if proc is not None else None,
+                    "running": proc is not None,
+                    "exitCode": cmd["exitCode"]})
+        return out
+
+
+def kill_group(proc):
+    """SIGKILL the process group of a command not yet reaped (its id is
+    still reserved, so it can only be ours)."""
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def command_dto(cmd):
+    out = {"id": cmd["id"], "command": cmd["command"]}
+    if cmd["exitCode"] is not None:
+        out["exitCode"] = cmd["exitCode"]
+    return out
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -521,6 +858,8 @@ class Handler(BaseHTTPRequestHandler):
                 "createdAt": t, "updatedAt": t, "runnerId": "fake-runner",
                 "daemonVersion": "fake", "sandboxClass": "container",
                 "_files": {}, "_dirs": set(["."]),
+                "_sessions": {}, "_active": {}, "_cmds": [], "_root": None,
+                "_base_files": {}, "_base_dirs": set(),
             }
             self.st.sandboxes[sid] = sb
             self.st.schedule(sb, "creating", "started", cfg["create_delay"])
@@ -607,6 +946,7 @@ class Handler(BaseHTTPRequestHandler):
             if sb["state"] not in ("started", "paused"):
                 raise ApiError(400, "Sandbox is not in a stoppable state")
             sb["desiredState"] = "stopped"
+            self.st.sessions.kill_sandbox(sb)
             self.st.schedule(sb, "stopping", "stopped", self.st.config["stop_delay"])
             self.send(200, self.st.dto(sb))
 
@@ -620,6 +960,7 @@ class Handler(BaseHTTPRequestHandler):
             # Soft delete: the name is released at once, as the API does.
             sb["name"] = "%s-deleted-%d" % (sb["name"], int(time.time() * 1000))
             sb["desiredState"] = "destroyed"
+            self.st.sessions.kill_sandbox(sb)
             self.st.schedule(sb, "destroying", "destroyed", self.st.config["delete_delay"])
             self.send(200, self.st.dto(sb))
 
@@ -638,7 +979,69 @@ class Handler(BaseHTTPRequestHandler):
             return self.execute(sb, body)
         if op.startswith("files"):
             return self.files(sb, method, op, query, body)
+        if op == "process/session" or op.startswith("process/session/"):
+            return self.session(sb, method, op, body)
         raise ApiError(404, "404 page not found")
+
+    # ---- sessions ----------------------------------------------------------
+
+    def session(self, sb, method, op, body):
+        rest = [urllib.parse.unquote(x) for x in op.split("/")[2:]]
+        try:
+            req = json.loads(body) if body else {}
+        except ValueError:
+            raise ApiError(400, "invalid request body")
+        if not isinstance(req, dict):
+            raise ApiError(400, "invalid request body")
+        with self.st.lock:
+            if not rest and method == "POST":
+                return self.session_create(sb, req)
+            if not rest and method == "GET":
+                return self.send(200, [self.session_dto(x) for x in
+                                       sb["_sessions"].values()])
+            sess = sb["_sessions"].get(rest[0]) if rest else None
+            if sess is None:
+                raise ApiError(404, "session not found")
+            if len(rest) == 1 and method == "GET":
+                return self.send(200, self.session_dto(sess))
+            if len(rest) == 1 and method == "DELETE":
+                # The daemon kills the session's processes with it.
+                self.st.sessions.kill_session(sb, sess)
+                del sb["_sessions"][rest[0]]
+                return self.send(200, None)
+            if len(rest) == 2 and rest[1] == "exec" and method == "POST":
+                return self.session_exec(sb, sess, req)
+            if len(rest) == 3 and rest[1] == "command" and method == "GET":
+                for cmd in sess["commands"]:
+                    if cmd["id"] == rest[2]:
+                        return self.send(200, command_dto(cmd))
+                raise ApiError(404, "command not found")
+        raise ApiError(404, "404 page not found")
+
+    @staticmethod
+    def session_dto(sess):
+        return {"sessionId": sess["sessionId"],
+                "commands": [command_dto(c) for c in sess["commands"]]}
+
+    def session_create(self, sb, req):
+        sid = req.get("sessionId")
+        if not isinstance(sid, str) or not sid or "/" in sid:
+            raise ApiError(400, "sessionId is required")
+        if sid in sb["_sessions"]:
+            raise ApiError(409, "session already exists")
+        sb["_sessions"][sid] = {"sessionId": sid, "commands": []}
+        self.send(201, None)
+
+    def session_exec(self, sb, sess, req):
+        command = req.get("command")
+        if not isinstance(command, str) or not command.strip():
+            raise ApiError(400, "command is required")
+        if not (req.get("runAsync") or req.get("async")):
+            # Omni only runs background commands; the fake need not wait.
+            raise ApiError(400, "the fake runs session commands "
+                           "asynchronously only")
+        cmd = self.st.sessions.start(sb, sess, command)
+        self.send(202, {"cmdId": cmd["id"]})
 
     def norm(self, path, cwd="."):
         if not path:
@@ -656,6 +1059,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def files(self, sb, method, op, query, body):
         path = query.get("path", [""])[0]
+        with self.st.lock:
+            self.st.sessions.sync(sb)  # what running commands wrote
         if op == "files/upload" and method == "POST":
             data = parse_multipart(body, self.headers.get("Content-Type"))
             p = self.norm(path)
@@ -665,6 +1070,7 @@ class Handler(BaseHTTPRequestHandler):
                 while d not in ("", "."):
                     sb["_dirs"].add(d)
                     d = os.path.dirname(d)
+                self.st.sessions.sync(sb)  # for running commands to see
             return self.send(200, None)
         if op == "files/download" and method == "GET":
             p = self.norm(path)
@@ -732,7 +1138,10 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(min(sleep, 30))
                 return self.send(200, {"exitCode": rule.get("exitCode", 0),
                                        "result": rule.get("result", "")})
-        code, out, sleep = self.emulate(sb, command, cwd, envs)
+        with self.st.lock:
+            self.st.sessions.sync(sb)
+            code, out, sleep = self.emulate(sb, command, cwd, envs)
+            self.st.sessions.sync(sb)
         if timeout and sleep > timeout:
             time.sleep(min(timeout, 30))
             raise ApiError(408, "command execution timeout")
@@ -793,6 +1202,10 @@ class Handler(BaseHTTPRequestHandler):
                     return 1, "cat: %s: No such file or directory\n" % a, 0
                 out += data
             return 0, out.decode("utf-8", "replace"), 0
+        if cmd == "mv":
+            return self.emulate_mv(sb, args, cwd)
+        if cmd == "rm":
+            return self.emulate_rm(sb, args, cwd)
         if cmd == "ls":
             p = self.norm(args[0] if args else ".", cwd)
             prefix = "" if p == "." else p + "/"
@@ -803,6 +1216,53 @@ class Handler(BaseHTTPRequestHandler):
                     if f.startswith(prefix) and f != "." and f != p))
             return 0, "".join(n + "\n" for n in names), 0
         return 127, "sh: 1: %s: not found\n" % cmd, 0
+
+    def emulate_mv(self, sb, args, cwd):
+        """mv [-f] [--] SRC DST on the in-memory files (one file, as
+        the provider's atomic write renames)."""
+        while args and args[0] in ("-f", "--"):
+            done = args[0] == "--"
+            args = args[1:]
+            if done:
+                break
+        if len(args) != 2:
+            return 1, "mv: the fake moves one file to one place\n", 0
+        src, dst = self.norm(args[0], cwd), self.norm(args[1], cwd)
+        with self.st.lock:
+            files, dirs = sb["_files"], sb["_dirs"]
+            if src not in files:
+                what = "Is a directory (not emulated)" if src in dirs else \
+                    "No such file or directory"
+                return 1, "mv: cannot stat '%s': %s\n" % (args[0], what), 0
+            if dst in dirs:
+                dst = os.path.join(dst, os.path.basename(src))
+            parent = os.path.dirname(dst) or "."
+            if dst in dirs or (parent not in dirs and not parent.startswith("/")):
+                return 1, "mv: cannot move '%s' to '%s': No such file or " \
+                    "directory\n" % (args[0], args[1]), 0
+            files[dst] = files.pop(src)
+        return 0, "", 0
+
+    def emulate_rm(self, sb, args, cwd):
+        """rm -f [--] PATH... on the in-memory files."""
+        force = False
+        while args and args[0] in ("-f", "--"):
+            force = force or args[0] == "-f"
+            done = args[0] == "--"
+            args = args[1:]
+            if done:
+                break
+        code, out = 0, ""
+        with self.st.lock:
+            for a in args:
+                p = self.norm(a, cwd)
+                if p in sb["_dirs"]:
+                    code, out = 1, out + "rm: cannot remove '%s': Is a " \
+                        "directory\n" % a
+                elif sb["_files"].pop(p, None) is None and not force:
+                    code, out = 1, out + "rm: cannot remove '%s': No such " \
+                        "file or directory\n" % a
+        return code, out, 0
 
     # ---- control ---------------------------------------------------------
 
@@ -858,12 +1318,17 @@ class Handler(BaseHTTPRequestHandler):
                 state = req["state"]
                 sb["state"] = state
                 sb["_transition"] = None
+                if state != "started":
+                    st.sessions.kill_sandbox(sb)
                 if state in ("stopped", "archived", "started"):
                     sb["desiredState"] = state
                 elif state in ("error", "build_failed"):
                     sb["desiredState"] = "started"
                     sb["errorReason"] = req.get("errorReason", "injected error")
                 return self.send(200, st.dto(sb))
+        if parts == ["sessions"] and method == "GET":
+            with st.lock:
+                return self.send(200, st.sessions.describe())
         if parts == ["exec"] and method == "POST":
             re.compile(req["match"])
             with st.lock:
@@ -930,6 +1395,13 @@ def main():
     timer = threading.Timer(args.max_lifetime, srv.shutdown)
     timer.daemon = True
     timer.start()
+
+    def on_term(signum, frame):
+        # Out of serve_forever and through the finally below, so that the
+        # commands of sessions die with the fake.
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
     print("PORT=%d" % srv.server_address[1], flush=True)
     try:
         srv.serve_forever(poll_interval=0.2)
@@ -937,6 +1409,7 @@ def main():
         pass
     finally:
         timer.cancel()
+        srv.state.sessions.shutdown()
         srv.server_close()
     return 0
 

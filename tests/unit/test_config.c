@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_values.h"
 #include "env_clear.h"
 
 
@@ -185,7 +186,14 @@ test_development_defaults(void **state)
 	assert_string_equal(cfg.inngest_app_id, "omni");
 	assert_string_equal(cfg.inngest_serve_path, "/api/inngest");
 	assert_string_equal(cfg.event_prefix, "omni");
-	assert_string_equal(cfg.agent_cmd, "claude -p");
+	assert_string_equal(cfg.agent_cmd, "claude -p --output-format json");
+	assert_string_equal(cfg.agent_models,
+	    "claude-sonnet-4-5,claude-opus-4-1,claude-haiku-4-5");
+	assert_int_equal(cfg.agent_deadline_s, 1800);
+	assert_int_equal(cfg.agent_poll_s, 5);
+	assert_string_equal(cfg.agent_key_name, "ANTHROPIC_API_KEY");
+	assert_null(cfg.agent_key);
+	assert_int_equal(cfg.agent_network, 0);
 	assert_null(cfg.inngest_dev);
 	assert_int_equal(cfg.auth, CFG_AUTH_NONE);
 	assert_null(cfg.jwt_secret);
@@ -550,6 +558,85 @@ test_control_characters_rejected(void **state)
 	assert_int_equal(load(NULL), CFG_EINVAL);
 	assert_string_equal(errbuf, "OMNI_AGENT_CMD: must not contain control "
 	    "characters (got 'claude?-p')");
+}
+
+/* ---- the agent ----------------------------------------------------- */
+
+static void
+test_agent_cmd_is_words_without_shell(void **state)
+{
+	static const char *const bad[] = {
+		"claude -p; rm -rf /", "sh -c 'x'", "a|b", "a $(b)", "a `b`",
+		"a > f", "a && b", "a\\ b", "\"a\"", "   ",
+	};
+
+	(void)state;
+	setenv("OMNI_AGENT_CMD", "  sh   .omni-system/example-agent.sh  -v ", 1);
+	assert_int_equal(load(NULL), CFG_OK);
+	assert_string_equal(cfg.agent_cmd, "sh .omni-system/example-agent.sh -v");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("OMNI_AGENT_CMD", bad[i], 1);
+		assert_int_not_equal(load(NULL), CFG_OK);
+		assert_err_prefix("OMNI_AGENT_CMD: ");
+	}
+}
+
+static void
+test_agent_models_list(void **state)
+{
+	(void)state;
+	setenv("OMNI_AGENT_MODELS", "m-1,org/m:2", 1);
+	assert_int_equal(load(NULL), CFG_OK);
+	assert_true(cfgval_model_allowed(cfg.agent_models, "m-1"));
+	assert_true(cfgval_model_allowed(cfg.agent_models, "org/m:2"));
+	assert_false(cfgval_model_allowed(cfg.agent_models, "m-"));
+	assert_false(cfgval_model_allowed(cfg.agent_models, "m-1,org"));
+	assert_false(cfgval_model_allowed(cfg.agent_models, ""));
+	setenv("OMNI_AGENT_MODELS", "a,,b", 1);
+	assert_int_equal(load(NULL), CFG_EINVAL);
+	assert_err_prefix("OMNI_AGENT_MODELS: ");
+	setenv("OMNI_AGENT_MODELS", "a b", 1);
+	assert_int_equal(load(NULL), CFG_EINVAL);
+	/* Empty is unset: the default list. */
+	setenv("OMNI_AGENT_MODELS", "", 1);
+	assert_int_equal(load(NULL), CFG_OK);
+	assert_true(cfgval_model_allowed(cfg.agent_models,
+	    "claude-sonnet-4-5"));
+}
+
+static void
+test_agent_key_rules(void **state)
+{
+	(void)state;
+	setenv("OMNI_AGENT_KEY_FILE", write_file("key", "  sk-test-123\n"), 1);
+	assert_int_equal(load(NULL), CFG_OK);
+	assert_string_equal(cfg.agent_key, "sk-test-123");
+	setenv("OMNI_AGENT_KEY", "sk-other", 1);
+	assert_int_equal(load(NULL), CFG_ECONFLICT);
+	assert_err_prefix("OMNI_AGENT_KEY_FILE: ");
+	unsetenv("OMNI_AGENT_KEY_FILE");
+	setenv("OMNI_AGENT_KEY_NAME", "", 1);
+	assert_int_equal(load(NULL), CFG_ECONFLICT);
+	assert_err_prefix("OMNI_AGENT_KEY_NAME: ");
+	setenv("OMNI_AGENT_KEY_NAME", "1BAD", 1);
+	assert_int_equal(load(NULL), CFG_EINVAL);
+	assert_err_prefix("OMNI_AGENT_KEY_NAME: ");
+	/* The key is a secret: never in the message. */
+	assert_null(strstr(errbuf, "sk-other"));
+}
+
+static void
+test_agent_network_development_only(void **state)
+{
+	(void)state;
+	setenv("OMNI_AGENT_NETWORK", "1", 1);
+	assert_int_equal(load(NULL), CFG_OK);
+	assert_int_equal(cfg.agent_network, 1);
+	set_staging();
+	setenv("OMNI_AGENT_NETWORK", "1", 1);
+	assert_int_equal(load(NULL), CFG_ECONFLICT);
+	assert_string_equal(errbuf, "OMNI_AGENT_NETWORK: not allowed in "
+	    "staging (a trusted development machine only)");
 }
 
 /* ---- secrets never echoed ---------------------------------------- */
@@ -1400,6 +1487,10 @@ main(void)
 		T(test_serve_path_must_start_with_slash),
 		T(test_app_id_and_prefix_are_identifiers),
 		T(test_control_characters_rejected),
+		T(test_agent_cmd_is_words_without_shell),
+		T(test_agent_models_list),
+		T(test_agent_key_rules),
+		T(test_agent_network_development_only),
 		T(test_jwt_required_when_auth_jwt),
 		T(test_staging_requires_jwt_secret),
 		T(test_jwt_secret_too_short_is_hidden),

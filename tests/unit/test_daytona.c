@@ -2,7 +2,8 @@
  * test_daytona.c -- the Daytona client without a network: retry policy,
  * Retry-After parsing, error mapping, request bodies, JSON decoding, and
  * the call engine (auth, key fallback, retries, timeouts) through the
- * transport seam with scripted answers.
+ * transport seam with scripted answers, the toolbox's session calls, and
+ * the shell quoting (checked against a real sh).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1061,6 +1062,235 @@ static void test_file_list_decodes(void **state)
 	dt_client_free(c);
 }
 
+/* ---- sessions ------------------------------------------------------------ */
+
+static void test_session_create_and_exists(void **state)
+{
+	struct dt_client *c = make_client(NULL, NULL);
+	struct dt_status st;
+
+	(void)state;
+	script_reset();
+	script_add(DT_OK, 200, "{\"url\":\"http://p/t\"}", -1);
+	script_add(DT_OK, 201, NULL, -1);
+	assert_int_equal(dt_session_create(c, "sb-1", "omni-job-a", &st),
+	    DT_OK);
+	assert_string_equal(S.urls[1], "http://p/t/sb-1/process/session");
+	assert_int_equal(S.methods[1], DT_POST);
+	assert_string_equal(S.bodies[1], "{\"sessionId\":\"omni-job-a\"}");
+	assert_string_equal(S.ctype[1], "application/json");
+	/* a taken id, in either of the daemons' words */
+	script_reset();
+	script_add(DT_OK, 409, "{\"message\":\"session already exists\"}", -1);
+	assert_int_equal(dt_session_create(c, "sb-1", "omni-job-a", &st),
+	    DT_ECONFLICT);
+	script_reset();
+	script_add(DT_OK, 400, "{\"message\":\"session omni-job-a already "
+	    "exists\"}", -1);
+	assert_int_equal(dt_session_create(c, "sb-1", "omni-job-a", &st),
+	    DT_ECONFLICT);
+	assert_int_equal(st.err, DT_ECONFLICT);
+	script_reset();
+	script_add(DT_OK, 400, "{\"message\":\"sessionId is required\"}", -1);
+	assert_int_equal(dt_session_create(c, "sb-1", "omni-job-a", &st),
+	    DT_EBADREQUEST);
+	/* retried like the idempotent calls */
+	script_reset();
+	script_add(DT_OK, 503, NULL, -1);
+	script_add(DT_OK, 201, NULL, -1);
+	assert_int_equal(dt_session_create(c, "sb-1", "omni-job-a", &st),
+	    DT_OK);
+	assert_int_equal(S.calls, 2);
+	/* bad ids never reach the wire */
+	script_reset();
+	assert_int_equal(dt_session_create(c, "sb-1", "a b", &st), DT_EINVAL);
+	assert_int_equal(dt_session_create(c, "sb-1", "", &st), DT_EINVAL);
+	assert_int_equal(dt_session_create(c, "", "s", &st), DT_EINVAL);
+	assert_int_equal(S.calls, 0);
+	dt_client_free(c);
+}
+
+static void test_session_decode(void **state)
+{
+	struct dt_session_info si;
+	char why[128];
+	const char *s;
+
+	(void)state;
+	s = "{\"sessionId\":\"s\",\"commands\":null}";
+	assert_int_equal(dt_session_decode(s, strlen(s), &si, why,
+	    sizeof(why)), DT_OK);
+	assert_int_equal(si.ncommands, 0);
+	assert_string_equal(si.first_id, "");
+	s = "{\"sessionId\":\"s\"}";
+	assert_int_equal(dt_session_decode(s, strlen(s), &si, NULL, 0), DT_OK);
+	assert_int_equal(si.ncommands, 0);
+	/* running: exitCode absent, or null */
+	s = "{\"sessionId\":\"s\",\"commands\":[{\"id\":\"c1\",\"command\":"
+	    "\"x\"},{\"id\":\"c2\",\"command\":\"y\",\"exitCode\":null}]}";
+	assert_int_equal(dt_session_decode(s, strlen(s), &si, why,
+	    sizeof(why)), DT_OK);
+	assert_int_equal(si.ncommands, 2);
+	assert_int_equal(si.nrunning, 2);
+	assert_string_equal(si.first_id, "c1");
+	assert_int_equal(si.first_has_exit, 0);
+	/* ended */
+	s = "{\"sessionId\":\"s\",\"commands\":[{\"id\":\"c1\",\"command\":"
+	    "\"x\",\"exitCode\":3},{\"id\":\"c2\",\"exitCode\":0}]}";
+	assert_int_equal(dt_session_decode(s, strlen(s), &si, why,
+	    sizeof(why)), DT_OK);
+	assert_int_equal(si.ncommands, 2);
+	assert_int_equal(si.nrunning, 0);
+	assert_int_equal(si.first_has_exit, 1);
+	assert_int_equal(si.first_exit_code, 3);
+	/* junk */
+	s = "[]";
+	assert_int_equal(dt_session_decode(s, strlen(s), &si, why,
+	    sizeof(why)), DT_EPROTO);
+	s = "{\"commands\":{}}";
+	assert_int_equal(dt_session_decode(s, strlen(s), &si, why,
+	    sizeof(why)), DT_EPROTO);
+	s = "{\"commands\":[{\"command\":\"x\"}]}";
+	assert_int_equal(dt_session_decode(s, strlen(s), &si, why,
+	    sizeof(why)), DT_EPROTO);
+	assert_non_null(strstr(why, "id"));
+	s = "{\"commands\":[{\"id\":\"c\",\"exitCode\":\"0\"}]}";
+	assert_int_equal(dt_session_decode(s, strlen(s), &si, why,
+	    sizeof(why)), DT_EPROTO);
+	assert_int_equal(si.ncommands, 0);
+	s = "{\"commands\":[7]}";
+	assert_int_equal(dt_session_decode(s, strlen(s), &si, why,
+	    sizeof(why)), DT_EPROTO);
+	assert_int_equal(dt_session_decode(NULL, 0, &si, why, sizeof(why)),
+	    DT_EPROTO);
+}
+
+static void test_session_get_and_delete(void **state)
+{
+	struct dt_client *c = make_client(NULL, NULL);
+	struct dt_session_info si;
+	struct dt_status st;
+
+	(void)state;
+	script_reset();
+	script_add(DT_OK, 200, "{\"url\":\"http://p/t\"}", -1);
+	script_add(DT_OK, 200, "{\"sessionId\":\"x?y\",\"commands\":[{\"id\":"
+	    "\"c1\",\"command\":\"sleep 1\"}]}", -1);
+	assert_int_equal(dt_session_get(c, "sb-1", "x?y", &si, &st), DT_OK);
+	/* the id is one path segment, whatever it holds */
+	assert_string_equal(S.urls[1], "http://p/t/sb-1/process/session/x%3Fy");
+	assert_int_equal(S.methods[1], DT_GET);
+	assert_int_equal(si.ncommands, 1);
+	assert_int_equal(si.nrunning, 1);
+	script_reset();
+	script_add(DT_OK, 404, "{\"message\":\"session not found\"}", -1);
+	assert_int_equal(dt_session_get(c, "sb-1", "s", &si, &st),
+	    DT_ENOTFOUND);
+	assert_int_equal(si.ncommands, 0);
+	script_reset();
+	script_add(DT_OK, 200, "not json", -1);
+	assert_int_equal(dt_session_get(c, "sb-1", "s", &si, &st), DT_EPROTO);
+	script_reset();
+	script_add(DT_OK, 200, NULL, -1);
+	assert_int_equal(dt_session_delete(c, "sb-1", "omni-job-a", &st),
+	    DT_OK);
+	assert_string_equal(S.urls[0],
+	    "http://p/t/sb-1/process/session/omni-job-a");
+	assert_int_equal(S.methods[0], DT_DELETE);
+	script_reset();
+	script_add(DT_OK, 404, NULL, -1);
+	assert_int_equal(dt_session_delete(c, "sb-1", "omni-job-a", &st),
+	    DT_ENOTFOUND);
+	dt_client_free(c);
+}
+
+static void test_session_exec_async(void **state)
+{
+	struct dt_client *c = make_client(NULL, NULL);
+	char cmd_id[DT_CMD_ID_MAX], *big;
+	struct json_object *body, *v;
+	struct dt_status st;
+
+	(void)state;
+	script_reset();
+	script_add(DT_OK, 200, "{\"url\":\"http://p/t\"}", -1);
+	script_add(DT_OK, 202, "{\"cmdId\":\"cmd-7\"}", -1);
+	assert_int_equal(dt_session_exec_async(c, "sb-1", "omni-job-a",
+	    "cd \"$HOME\" && 'true'", cmd_id, sizeof(cmd_id), &st), DT_OK);
+	assert_string_equal(cmd_id, "cmd-7");
+	assert_string_equal(S.urls[1],
+	    "http://p/t/sb-1/process/session/omni-job-a/exec");
+	body = json_tokener_parse(S.bodies[1]);
+	assert_non_null(body);
+	assert_true(json_object_object_get_ex(body, "command", &v));
+	assert_string_equal(json_object_get_string(v),
+	    "cd \"$HOME\" && 'true'");
+	assert_true(json_object_object_get_ex(body, "runAsync", &v));
+	assert_true(json_object_get_boolean(v));
+	assert_true(json_object_object_get_ex(body, "async", &v));
+	assert_true(json_object_get_boolean(v));
+	json_object_put(body);
+	/* sent once: it may have started */
+	script_reset();
+	script_add(DT_OK, 503, NULL, -1);
+	assert_int_equal(dt_session_exec_async(c, "sb-1", "s", "x", NULL, 0,
+	    &st), DT_EUNAVAILABLE);
+	assert_int_equal(S.calls, 1);
+	script_reset();
+	script_add(DT_ENETWORK, 0, NULL, -1);
+	assert_int_equal(dt_session_exec_async(c, "sb-1", "s", "x", NULL, 0,
+	    &st), DT_ENETWORK);
+	assert_int_equal(S.calls, 1);
+	/* no cmdId: the answer is not understood */
+	script_reset();
+	script_add(DT_OK, 200, "{}", -1);
+	assert_int_equal(dt_session_exec_async(c, "sb-1", "s", "x", cmd_id,
+	    sizeof(cmd_id), &st), DT_EPROTO);
+	/* refused before the wire */
+	script_reset();
+	assert_int_equal(dt_session_exec_async(c, "sb-1", "s", "", NULL, 0,
+	    &st), DT_EINVAL);
+	big = malloc(DT_EXEC_SCRIPT_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'x', DT_EXEC_SCRIPT_MAX + 1);
+	big[DT_EXEC_SCRIPT_MAX + 1] = '\0';
+	assert_int_equal(dt_session_exec_async(c, "sb-1", "s", big, NULL, 0,
+	    &st), DT_ETOOLARGE);
+	free(big);
+	assert_int_equal(S.calls, 0);
+	dt_client_free(c);
+}
+
+/* dt_sh_quote() gives sh the bytes back: printf them through a real sh. */
+static void test_sh_quote_round_trips(void **state)
+{
+	static const char *const words[] = {
+		"", "plain", "a b", "it's", "'''", "'\\''",
+		"$(echo no) `echo no` $HOME ${X:-y} \\ \" * ? ~ # ; & |",
+		"line\nbreak\ttab", "non-ASCII \xc3\xa9 \xe6\x97\xa5",
+	};
+	char cmd[512], out[512];
+	size_t i, n, len;
+	FILE *f;
+
+	(void)state;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		n = (size_t)snprintf(cmd, sizeof(cmd), "printf %%s ");
+		len = dt_sh_quote(NULL, words[i]);
+		assert_true(n + len < sizeof(cmd));
+		assert_int_equal(dt_sh_quote(cmd + n, words[i]), len);
+		assert_int_equal(strlen(cmd + n), len);
+		f = popen(cmd, "r");
+		assert_non_null(f);
+		n = fread(out, 1, sizeof(out) - 1, f);
+		out[n] = '\0';
+		assert_int_equal(pclose(f), 0);
+		assert_string_equal(out, words[i]);
+	}
+	dt_sh_quote(cmd, "it's");
+	assert_string_equal(cmd, "'it'\\''s'");
+}
+
 static void test_client_options_validated(void **state)
 {
 	struct dt_client_opts o = {0};
@@ -1125,6 +1355,11 @@ int main(void)
 		cmocka_unit_test(test_upload_is_multipart),
 		cmocka_unit_test(test_download_cap_and_missing),
 		cmocka_unit_test(test_file_list_decodes),
+		cmocka_unit_test(test_session_create_and_exists),
+		cmocka_unit_test(test_session_decode),
+		cmocka_unit_test(test_session_get_and_delete),
+		cmocka_unit_test(test_session_exec_async),
+		cmocka_unit_test(test_sh_quote_round_trips),
 		cmocka_unit_test(test_client_options_validated),
 	};
 

@@ -8,6 +8,7 @@
  * Needs python3; run from the repository root (make test does), or set
  * OMNI_FAKE_DAYTONA to the fake's path.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -851,6 +852,484 @@ static void test_files(void **state)
 	sbx_provider_free(p);
 }
 
+/* ---- background jobs ----------------------------------------------------- */
+
+static void test_job_command_shape_and_quoting(void **state)
+{
+	const char *argv[] = {"sh", "-c", "echo 'a b' $HOME", NULL};
+	const char *spaced[] = {"my prog", "x y", "", NULL};
+	char *cmd;
+
+	(void)state;
+	assert_int_equal(sbx_daytona_job_command("j1", argv, &cmd), SBX_OK);
+	assert_string_equal(cmd, "cd \"$HOME\" && { "
+	    "[ -f .omni/jobs/j1/env ] && . ./.omni/jobs/j1/env; "
+	    "rm -f .omni/jobs/j1/env; "
+	    "'sh' '-c' 'echo '\\''a b'\\'' $HOME' "
+	    "< .omni/jobs/j1/input > .omni/jobs/j1/stdout "
+	    "2> .omni/jobs/j1/stderr; "
+	    "echo $? > .omni/jobs/j1/exit.tmp && "
+	    "mv -f .omni/jobs/j1/exit.tmp .omni/jobs/j1/exit; }");
+	free(cmd);
+	/* spaces stay inside their word; an empty word stays a word */
+	assert_int_equal(sbx_daytona_job_command("j-2_X", spaced, &cmd),
+	    SBX_OK);
+	assert_non_null(strstr(cmd, "; 'my prog' 'x y' '' < "));
+	free(cmd);
+}
+
+static void test_job_command_refuses_bad_specs(void **state)
+{
+	const char *ok[] = {"true", NULL};
+	const char *empty0[] = {"", NULL};
+	const char *nl[] = {"sh", "-c", "echo a\necho b", NULL};
+	const char *cr[] = {"sh", "-c", "echo a\r", NULL};
+	const char *many[SBX_JOB_ARGV_MAX + 2];
+	const char *big[] = {"echo", NULL, NULL};
+	char *cmd = (char *)1, *word;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < SBX_JOB_ARGV_MAX + 1; i++)
+		many[i] = "x";
+	many[SBX_JOB_ARGV_MAX + 1] = NULL;
+	assert_int_equal(sbx_daytona_job_command("j", NULL, &cmd), SBX_EINVAL);
+	assert_null(cmd);
+	assert_int_equal(sbx_daytona_job_command("j", empty0, &cmd),
+	    SBX_EINVAL);
+	assert_int_equal(sbx_daytona_job_command("j", nl, &cmd), SBX_EINVAL);
+	assert_int_equal(sbx_daytona_job_command("j", cr, &cmd), SBX_EINVAL);
+	assert_int_equal(sbx_daytona_job_command("j", many, &cmd), SBX_EINVAL);
+	assert_int_equal(sbx_daytona_job_command("../j", ok, &cmd), SBX_EINVAL);
+	assert_int_equal(sbx_daytona_job_command("j k", ok, &cmd), SBX_EINVAL);
+	assert_int_equal(sbx_daytona_job_command("", ok, &cmd), SBX_EINVAL);
+	many[SBX_JOB_ARGV_MAX] = NULL; /* exactly the maximum */
+	assert_int_equal(sbx_daytona_job_command("j", many, &cmd), SBX_OK);
+	free(cmd);
+	word = malloc(SBX_DAYTONA_JOB_COMMAND_MAX + 1);
+	assert_non_null(word);
+	memset(word, 'a', SBX_DAYTONA_JOB_COMMAND_MAX);
+	word[SBX_DAYTONA_JOB_COMMAND_MAX] = '\0';
+	big[1] = word;
+	assert_int_equal(sbx_daytona_job_command("j", big, &cmd),
+	    SBX_ETOOLARGE);
+	assert_null(cmd);
+	free(word);
+}
+
+static void test_job_env_file(void **state)
+{
+	const char *env[] = {"A=it's", "B=x y $z `w`", "C=", NULL};
+	const char *bad[] = {"LD_PRELOAD=/x.so", NULL};
+	const char *none[] = {NULL};
+	char *s;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(sbx_daytona_job_env(env, &s, &len), SBX_OK);
+	assert_string_equal(s, "export A='it'\\''s'\n"
+	    "export B='x y $z `w`'\n"
+	    "export C=''\n");
+	assert_int_equal(len, strlen(s));
+	free(s);
+	assert_int_equal(sbx_daytona_job_env(none, &s, &len), SBX_OK);
+	assert_string_equal(s, "");
+	assert_int_equal(len, 0);
+	free(s);
+	assert_int_equal(sbx_daytona_job_env(NULL, &s, &len), SBX_OK);
+	free(s);
+	assert_int_equal(sbx_daytona_job_env(bad, &s, &len), SBX_EINVAL);
+	assert_null(s);
+}
+
+/* The prefix of the fake's log route of a session call of job 'job'. */
+static void session_route(char *buf, size_t len, const char *method,
+    const char *sandbox, const char *job, const char *suffix)
+{
+	snprintf(buf, len, "%s /toolbox/%s/process/session/%s%s%s", method,
+	    sandbox, SBX_DAYTONA_JOB_SESSION, job, suffix);
+}
+
+/* Poll sbx_job_status until the job is in 'want' (or 'ms' pass). */
+static struct sbx_job_status wait_job(struct sbx_provider *p, const char *id,
+    const char *job, enum sbx_job_state want, int ms)
+{
+	struct sbx_job_status js = {0};
+	long long end = now_ms() + ms;
+
+	do {
+		assert_int_equal(sbx_job_status(p, id, job, &js, NULL), SBX_OK);
+		if (js.state == want)
+			break;
+		usleep(50 * 1000);
+	} while (now_ms() < end);
+	return js;
+}
+
+static void write_input(struct sbx_provider *p, const char *id,
+    const char *job, const char *data, size_t len)
+{
+	char path[128];
+
+	assert_int_equal(sbx_job_path(path, sizeof(path), job, "input"), 0);
+	assert_int_equal(p->ops->write_file(p, id, path, data, len, NULL),
+	    SBX_OK);
+}
+
+/* Job file 'file' as read through the provider (asserts it exists). */
+static char *job_file(struct sbx_provider *p, const char *id, const char *job,
+    const char *file, size_t *len)
+{
+	char path[128], *data;
+
+	assert_int_equal(sbx_job_path(path, sizeof(path), job, file), 0);
+	assert_int_equal(p->ops->read_file(p, id, path, 0, &data, len, NULL),
+	    SBX_OK);
+	return data;
+}
+
+/* The fake's materialised directories that still exist. */
+static size_t fake_roots(void)
+{
+	struct json_object *s = ctl("GET", "/__control/sessions", NULL), *v;
+	size_t n;
+
+	assert_non_null(s);
+	assert_true(json_object_object_get_ex(s, "roots", &v));
+	n = json_object_array_length(v);
+	json_object_put(s);
+	return n;
+}
+
+/* Wait (up to 3 s) until no directory of the fake is left: the last
+ * command's thread removes it right after publishing its exit code. */
+static void assert_no_roots(void)
+{
+	long long end = now_ms() + 3000;
+
+	while (fake_roots() != 0 && now_ms() < end)
+		usleep(20 * 1000);
+	assert_int_equal(fake_roots(), 0);
+}
+
+static void test_job_runs_to_its_exit(void **state)
+{
+	struct sbx_provider *p = make_provider(KEY1, NULL, 0);
+	/* quotes, substitutions, newlines and non-ASCII: sh must not read
+	 * any of it, cat gives it back byte for byte */
+	static const char input[] = "it's \"quoted\" $(echo no) `echo no` "
+	    "$HOME\nline two\n\tnon-ASCII: \xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac\n"
+	    "'\\''\n";
+	const char *argv[] = {"sh", "-c", "cat; echo err >&2; sleep 1; exit 3",
+	    NULL};
+	struct sbx_job_spec spec = {0};
+	struct sbx_job_status js;
+	struct sbx_info a;
+	char route[256], *data;
+	size_t len;
+	int already = -1;
+
+	(void)state;
+	ensure_ready(p, "user-job", &a);
+	write_input(p, a.id, "job1", input, sizeof(input) - 1);
+	spec.job_id = "job1";
+	spec.argv = argv;
+	ctl_do("POST", "/__control/log/reset", "{}");
+	assert_int_equal(sbx_job_start(p, a.id, &spec, &already, NULL),
+	    SBX_OK);
+	assert_int_equal(already, 0);
+	assert_int_equal(sbx_job_status(p, a.id, "job1", &js, NULL), SBX_OK);
+	assert_int_equal(js.state, SBX_JOB_RUNNING);
+	js = wait_job(p, a.id, "job1", SBX_JOB_EXITED, 4000);
+	assert_int_equal(js.state, SBX_JOB_EXITED);
+	assert_int_equal(js.exit_code, 3);
+	data = job_file(p, a.id, "job1", "stdout", &len);
+	assert_int_equal(len, sizeof(input) - 1);
+	assert_memory_equal(data, input, len);
+	free(data);
+	data = job_file(p, a.id, "job1", "stderr", &len);
+	assert_string_equal(data, "err\n");
+	free(data);
+	data = job_file(p, a.id, "job1", "exit", &len);
+	assert_string_equal(data, "3\n");
+	free(data);
+	/* no env: nothing uploaded but the input before */
+	assert_int_equal(log_count("POST /toolbox/", NULL, -1) -
+	    log_count("POST /toolbox/", NULL, 200) -
+	    log_count("POST /toolbox/", NULL, 201) -
+	    log_count("POST /toolbox/", NULL, 202), 0);
+	/* started once: a second start finds it and runs nothing */
+	session_route(route, sizeof(route), "POST", a.id, "job1", "/exec");
+	assert_int_equal(log_count(route, NULL, 202), 1);
+	already = 0;
+	assert_int_equal(sbx_job_start(p, a.id, &spec, &already, NULL),
+	    SBX_OK);
+	assert_int_equal(already, 1);
+	assert_int_equal(log_count(route, NULL, -1), 1);
+	js = wait_job(p, a.id, "job1", SBX_JOB_EXITED, 0);
+	assert_int_equal(js.exit_code, 3);
+	/* sessions die with a restart; the job's files say it ran */
+	assert_int_equal(dt_session_delete(sbx_daytona_client(p), a.id,
+	    SBX_DAYTONA_JOB_SESSION "job1", NULL), DT_OK);
+	already = 0;
+	assert_int_equal(sbx_job_start(p, a.id, &spec, &already, NULL),
+	    SBX_OK);
+	assert_int_equal(already, 1);
+	assert_int_equal(log_count(route, NULL, -1), 1);
+	assert_no_roots();
+	sbx_provider_free(p);
+}
+
+/* The command text of every session exec the fake saw, joined. */
+static void exec_commands(char *buf, size_t len)
+{
+	struct json_object *log = ctl("GET", "/__control/log", NULL), *e, *v;
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < json_object_array_length(log); i++) {
+		e = json_object_array_get_idx(log, i);
+		json_object_object_get_ex(e, "path", &v);
+		if (strstr(json_object_get_string(v), "/process/session/") ==
+		    NULL || !json_object_object_get_ex(e, "body", &v) ||
+		    !json_object_object_get_ex(v, "command", &v))
+			continue;
+		strncat(buf, json_object_get_string(v), len - strlen(buf) - 1);
+	}
+	json_object_put(log);
+}
+
+static void test_job_env_stays_out_of_the_command(void **state)
+{
+	struct sbx_provider *p = make_provider(KEY1, NULL, 0);
+	const char *env[] = {"OMNI_SECRET=s3cr'et \"v\" $(x) \\n", NULL};
+	/* the env file is gone before the program runs */
+	const char *argv[] = {"sh", "-c", "test ! -e .omni/jobs/jobenv/env && "
+	    "printf %s \"$OMNI_SECRET\"", NULL};
+	struct sbx_job_spec spec = {0};
+	struct sbx_job_status js;
+	struct sbx_info a;
+	char cmds[4096], *data;
+	size_t len;
+
+	(void)state;
+	ensure_ready(p, "user-jobenv", &a);
+	write_input(p, a.id, "jobenv", "", 0);
+	spec.job_id = "jobenv";
+	spec.argv = argv;
+	spec.env = env;
+	assert_int_equal(sbx_job_start(p, a.id, &spec, NULL, NULL), SBX_OK);
+	js = wait_job(p, a.id, "jobenv", SBX_JOB_EXITED, 4000);
+	assert_int_equal(js.state, SBX_JOB_EXITED);
+	assert_int_equal(js.exit_code, 0);
+	data = job_file(p, a.id, "jobenv", "stdout", &len);
+	assert_string_equal(data, "s3cr'et \"v\" $(x) \\n");
+	free(data);
+	assert_int_equal(p->ops->read_file(p, a.id, ".omni/jobs/jobenv/env", 0,
+	    &data, &len, NULL), SBX_ENOTFOUND);
+	/* Daytona keeps the command text: the value is not in it */
+	exec_commands(cmds, sizeof(cmds));
+	assert_non_null(strstr(cmds, ".omni/jobs/jobenv/env"));
+	assert_null(strstr(cmds, "s3cr"));
+	sbx_provider_free(p);
+}
+
+/* Is a process of group 'pgid' alive (a zombie is not: in a container
+ * PID 1 may never reap the orphans of a killed group)? */
+static int group_alive(int pgid)
+{
+	char path[300], buf[512], *p, st;
+	int alive = 0, ppid, pgrp;
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	FILE *f;
+
+	assert_non_null(d);
+	while (!alive && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue; /* gone meanwhile */
+		/* "pid (comm) state ppid pgrp ...": comm may hold ')' */
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (p = strrchr(buf, ')')) != NULL &&
+		    sscanf(p + 1, " %c %d %d", &st, &ppid, &pgrp) == 3 &&
+		    pgrp == pgid && st != 'Z' && st != 'X')
+			alive = 1;
+		fclose(f);
+	}
+	closedir(d);
+	return alive;
+}
+
+/* The pid (= process group) of the one running command of the fake. */
+static int running_pid(void)
+{
+	struct json_object *s = ctl("GET", "/__control/sessions", NULL), *cmds;
+	struct json_object *c, *v;
+	size_t i;
+	int pid = -1;
+
+	json_object_object_get_ex(s, "commands", &cmds);
+	for (i = 0; i < json_object_array_length(cmds); i++) {
+		c = json_object_array_get_idx(cmds, i);
+		json_object_object_get_ex(c, "running", &v);
+		if (!json_object_get_boolean(v))
+			continue;
+		json_object_object_get_ex(c, "pid", &v);
+		pid = json_object_get_int(v);
+	}
+	json_object_put(s);
+	return pid;
+}
+
+static void test_job_kill(void **state)
+{
+	struct sbx_provider *p = make_provider(KEY1, NULL, 0);
+	const char *argv[] = {"sleep", "30", NULL};
+	struct sbx_job_spec spec = {0};
+	struct sbx_job_status js;
+	struct sbx_info a;
+	long long end;
+	int running = -1, pid;
+
+	(void)state;
+	ensure_ready(p, "user-jobkill", &a);
+	/* never started: not running, and no such job */
+	assert_int_equal(p->ops->job_running(p, a.id, "nojob", &running, NULL),
+	    SBX_OK);
+	assert_int_equal(running, 0);
+	assert_int_equal(sbx_job_status(p, a.id, "nojob", &js, NULL),
+	    SBX_ENOTFOUND);
+	write_input(p, a.id, "jobkill", "", 0);
+	spec.job_id = "jobkill";
+	spec.argv = argv;
+	assert_int_equal(sbx_job_start(p, a.id, &spec, NULL, NULL), SBX_OK);
+	assert_int_equal(p->ops->job_running(p, a.id, "jobkill", &running,
+	    NULL), SBX_OK);
+	assert_int_equal(running, 1);
+	pid = running_pid();
+	assert_true(pid > 1);
+	assert_true(group_alive(pid));
+	assert_int_equal(sbx_job_kill(p, a.id, "jobkill", NULL), SBX_OK);
+	assert_int_equal(p->ops->job_running(p, a.id, "jobkill", &running,
+	    NULL), SBX_OK);
+	assert_int_equal(running, 0);
+	assert_int_equal(sbx_job_status(p, a.id, "jobkill", &js, NULL),
+	    SBX_OK);
+	assert_int_equal(js.state, SBX_JOB_LOST);
+	end = now_ms() + 3000;
+	while (group_alive(pid) && now_ms() < end)
+		usleep(20 * 1000);
+	assert_false(group_alive(pid));
+	/* killing what is gone is fine */
+	assert_int_equal(sbx_job_kill(p, a.id, "jobkill", NULL), SBX_OK);
+	assert_no_roots();
+	sbx_provider_free(p);
+}
+
+static void test_job_start_needs_input_and_resumes_empty_session(void **st)
+{
+	struct sbx_provider *p = make_provider(KEY1, NULL, 0);
+	const char *argv[] = {"true", NULL};
+	struct sbx_job_spec spec = {0};
+	struct dt_session_info info;
+	struct sbx_job_status js;
+	struct sbx_error why;
+	struct sbx_info a;
+	char route[256];
+	int already = -1;
+
+	(void)st;
+	ensure_ready(p, "user-jobin", &a);
+	spec.job_id = "jobin";
+	spec.argv = argv;
+	assert_int_equal(sbx_job_start(p, a.id, &spec, &already, &why),
+	    SBX_ENOTFOUND);
+	assert_int_equal(why.code, SBX_ENOTFOUND);
+	/* the session it made is not left behind */
+	assert_int_equal(dt_session_get(sbx_daytona_client(p), a.id,
+	    SBX_DAYTONA_JOB_SESSION "jobin", &info, NULL), DT_ENOTFOUND);
+	/* a start that died between create and exec: the next one runs */
+	assert_int_equal(dt_session_create(sbx_daytona_client(p), a.id,
+	    SBX_DAYTONA_JOB_SESSION "jobin", NULL), DT_OK);
+	write_input(p, a.id, "jobin", "x", 1);
+	assert_int_equal(sbx_job_start(p, a.id, &spec, &already, NULL),
+	    SBX_OK);
+	assert_int_equal(already, 0);
+	session_route(route, sizeof(route), "POST", a.id, "jobin", "/exec");
+	assert_int_equal(log_count(route, NULL, 202), 1);
+	js = wait_job(p, a.id, "jobin", SBX_JOB_EXITED, 4000);
+	assert_int_equal(js.state, SBX_JOB_EXITED);
+	assert_int_equal(js.exit_code, 0);
+	/* a bad spec never reaches Daytona */
+	ctl_do("POST", "/__control/log/reset", "{}");
+	spec.job_id = "bad id";
+	assert_int_equal(sbx_job_start(p, a.id, &spec, NULL, NULL), SBX_EINVAL);
+	assert_int_equal(log_count(NULL, NULL, -1), 0);
+	sbx_provider_free(p);
+}
+
+/* Names in directory 'dir' of the sandbox, ' '-joined into 'buf'. */
+static void list_names(struct sbx_provider *p, const char *id,
+    const char *dir, char *buf, size_t len)
+{
+	struct sbx_file_list l;
+	size_t i;
+
+	buf[0] = '\0';
+	assert_int_equal(p->ops->list_files(p, id, dir, &l, NULL), SBX_OK);
+	for (i = 0; i < l.count; i++) {
+		strncat(buf, l.entries[i].name, len - strlen(buf) - 1);
+		strncat(buf, " ", len - strlen(buf) - 1);
+	}
+	sbx_file_list_free(&l);
+}
+
+static void test_write_file_is_atomic(void **state)
+{
+	struct sbx_provider *p = make_provider(KEY1, NULL, 0);
+	struct sbx_error why;
+	struct sbx_info a;
+	char names[512], *data;
+	size_t len;
+
+	(void)state;
+	ensure_ready(p, "user-atomic", &a);
+	assert_int_equal(p->ops->write_file(p, a.id, "notes/it's.md", "old",
+	    3, NULL), SBX_OK);
+	ctl_do("POST", "/__control/log/reset", "{}");
+	assert_int_equal(p->ops->write_file(p, a.id, "notes/it's.md",
+	    "new content", 11, NULL), SBX_OK);
+	/* beside it under a temporary name, then one rename */
+	assert_int_equal(log_count("POST /toolbox/", NULL, 200), 2);
+	assert_int_equal(log_count("POST /toolbox/", NULL, -1), 2);
+	assert_int_equal(p->ops->read_file(p, a.id, "notes/it's.md", 0, &data,
+	    &len, NULL), SBX_OK);
+	assert_string_equal(data, "new content");
+	free(data);
+	list_names(p, a.id, "notes", names, sizeof(names));
+	assert_string_equal(names, "it's.md ");
+	/* a rename that fails: the error, the old file, no temporary */
+	ctl_do("POST", "/__control/exec", "{\"match\":\"^mv \","
+	    "\"exitCode\":1,\"result\":\"mv: Permission denied\\n\"}");
+	assert_int_equal(p->ops->write_file(p, a.id, "notes/it's.md", "lost",
+	    4, &why), SBX_EIO);
+	assert_int_equal(why.code, SBX_EIO);
+	assert_non_null(strstr(why.message, "Permission denied"));
+	assert_int_equal(p->ops->read_file(p, a.id, "notes/it's.md", 0, &data,
+	    &len, NULL), SBX_OK);
+	assert_string_equal(data, "new content");
+	free(data);
+	list_names(p, a.id, "notes", names, sizeof(names));
+	assert_string_equal(names, "it's.md ");
+	/* a path that names no file */
+	assert_int_equal(p->ops->write_file(p, a.id, "notes/", "x", 1, NULL),
+	    SBX_EINVAL);
+	sbx_provider_free(p);
+}
+
 /* ---- threads ------------------------------------------------------------- */
 
 struct worker {
@@ -902,6 +1381,9 @@ int main(void)
 		cmocka_unit_test(test_state_mapping),
 		cmocka_unit_test(test_error_mapping),
 		cmocka_unit_test(test_new_refuses_incomplete_config),
+		cmocka_unit_test(test_job_command_shape_and_quoting),
+		cmocka_unit_test(test_job_command_refuses_bad_specs),
+		cmocka_unit_test(test_job_env_file),
 	};
 	const struct CMUnitTest live[] = {
 		T(test_create_then_reuse),
@@ -923,6 +1405,11 @@ int main(void)
 		T(test_check),
 		T(test_exec),
 		T(test_files),
+		T(test_write_file_is_atomic),
+		T(test_job_runs_to_its_exit),
+		T(test_job_env_stays_out_of_the_command),
+		T(test_job_kill),
+		T(test_job_start_needs_input_and_resumes_empty_session),
 		T(test_threads_share_a_provider),
 	};
 	int failed;

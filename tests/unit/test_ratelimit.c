@@ -794,7 +794,7 @@ test_omni_routes_budgets(void **state)
 {
 	static const char *const exempt[] = { "/", "/ready", "/health",
 	    "/api/inngest" };
-	int create = 0;
+	int create = 0, process = 0;
 
 	(void)state;
 	for (size_t i = 0; i < omni_routes_count; i++) {
@@ -810,9 +810,13 @@ test_omni_routes_budgets(void **state)
 		if (is(r, "POST", "/api/sandbox/create") ||
 		    is(r, "POST", "/api/knowledge/process"))
 			assert_int_equal(r->limit, ROUTE_LIMIT_STRICT);
+		else if (!want_exempt)
+			assert_int_equal(r->limit, ROUTE_LIMIT_GENERAL);
 		create += is(r, "POST", "/api/sandbox/create");
+		process += is(r, "POST", "/api/knowledge/process");
 	}
 	assert_int_equal(create, 1);
+	assert_int_equal(process, 1);
 }
 
 /* ---- configuration ---- */
