@@ -53,8 +53,8 @@ struct json_object *agent_tail(const char *s, size_t len, size_t max);
 #define AGENT_TEXT_TOTAL_MAX (512u << 10) /* text kept in all */
 
 /*
- * The files of the home of 'sandbox_id' modified at or after 'since'
- * (seconds since the epoch, by the sandbox's clock), outside .omni/ (the
+ * The files of the home of 'sandbox_id' modified after 'since_ms'
+ * (milliseconds since the epoch, by the sandbox's clock), outside .omni/ (the
  * task and job files): an array of {path, name, type, directory, size,
  * mtime, content}, where type is "markdown", "json", "text" or "binary",
  * and content is the text (up to AGENT_FILE_TEXT_MAX; null for binary or
@@ -62,7 +62,7 @@ struct json_object *agent_tail(const char *s, size_t len, size_t max);
  * Sorted by path.  Errors are the provider's.
  */
 enum sbx_err agent_collect_files(struct sbx_provider *p,
-    const char *sandbox_id, long long since, struct json_object **out,
+    const char *sandbox_id, long long since_ms, struct json_object **out,
     struct sbx_error *why);
 
 #endif

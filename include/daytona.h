@@ -293,6 +293,7 @@ struct dt_file_info {
 	int is_dir;
 	long long size;
 	long long mtime;       /* epoch seconds, 0 if unknown */
+	long long mtime_ms;    /* the same in milliseconds */
 };
 
 /* On DT_OK release '*items' with dt_file_info_free(). */
@@ -513,5 +514,7 @@ char *dt_url_escape(const char *s);
 /* "2024-05-01T12:00:00.123Z", "2024-05-01 12:00:00.5 +0000 UTC" -> epoch
  * seconds; 0 when it does not parse. */
 long long dt_parse_time(const char *s);
+/* The same in milliseconds (the fraction kept to the millisecond). */
+long long dt_parse_time_ms(const char *s);
 
 #endif

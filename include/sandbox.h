@@ -97,6 +97,8 @@ struct sbx_file_entry {
 	int is_dir;
 	long long size;
 	long long mtime;   /* seconds since the epoch, 0 if unknown */
+	long long mtime_ms; /* the same in milliseconds (finer where the
+	                    * provider knows it) */
 };
 
 struct sbx_file_list {

@@ -244,7 +244,14 @@ static long long days_from_civil(long long y, unsigned m, unsigned d)
  */
 long long dt_parse_time(const char *s)
 {
-	int y, mo, d, h, mi, sec, n = 0;
+	long long ms = dt_parse_time_ms(s);
+
+	return ms > 0 ? ms / 1000 : 0;
+}
+
+long long dt_parse_time_ms(const char *s)
+{
+	int y, mo, d, h, mi, sec, n = 0, frac = 0, digits = 0;
 	long long t;
 	const char *p;
 	int sign, oh, om;
@@ -262,7 +269,13 @@ long long dt_parse_time(const char *s)
 	p = s + n;
 	if (*p == '.')
 		for (p++; isdigit((unsigned char)*p); p++)
-			;
+			if (digits++ < 3)
+				frac = frac * 10 + (*p - '0');
+	while (digits > 0 && digits < 3) {
+		frac *= 10;
+		digits++;
+	}
+	t = t * 1000 + frac;
 	while (*p == ' ')
 		p++;
 	if (*p == 'Z' || *p == '\0')
@@ -272,7 +285,7 @@ long long dt_parse_time(const char *s)
 		p++;
 		if (sscanf(p, "%2d:%2d", &oh, &om) == 2 ||
 		    sscanf(p, "%2d%2d", &oh, &om) == 2)
-			t -= sign * (oh * 3600LL + om * 60LL);
+			t -= sign * (oh * 3600LL + om * 60LL) * 1000;
 		return t;
 	}
 	return 0;

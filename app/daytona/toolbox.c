@@ -520,10 +520,11 @@ static enum dt_err decode_file_info(struct json_object *o,
 		fi->size = (long long)json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "modifiedAt", &v) &&
 	    json_object_is_type(v, json_type_string))
-		fi->mtime = dt_parse_time(json_object_get_string(v));
-	if (fi->mtime == 0 && json_object_object_get_ex(o, "modTime", &v) &&
+		fi->mtime_ms = dt_parse_time_ms(json_object_get_string(v));
+	if (fi->mtime_ms == 0 && json_object_object_get_ex(o, "modTime", &v) &&
 	    json_object_is_type(v, json_type_string))
-		fi->mtime = dt_parse_time(json_object_get_string(v));
+		fi->mtime_ms = dt_parse_time_ms(json_object_get_string(v));
+	fi->mtime = fi->mtime_ms / 1000;
 	return DT_OK;
 }
 

@@ -229,7 +229,7 @@ static enum sbx_err walk_dir(struct walk *w, const char *dir, int depth)
 		if (depth == 0 && strcmp(e->name, ".omni") == 0)
 			continue; /* the task and job files */
 		if (!e->is_dir) {
-			if (e->mtime >= w->since)
+			if (e->mtime_ms > w->since)
 				add_file(w, dir, e);
 			continue;
 		}
@@ -254,10 +254,10 @@ static int by_path(const void *a, const void *b)
 }
 
 enum sbx_err agent_collect_files(struct sbx_provider *p,
-    const char *sandbox_id, long long since, struct json_object **out,
+    const char *sandbox_id, long long since_ms, struct json_object **out,
     struct sbx_error *why)
 {
-	struct walk w = { p, sandbox_id, since, 0, AGENT_TEXT_TOTAL_MAX, NULL,
+	struct walk w = { p, sandbox_id, since_ms, 0, AGENT_TEXT_TOTAL_MAX, NULL,
 	    why };
 	enum sbx_err err;
 

@@ -60,7 +60,7 @@ struct pk {
 	size_t input_len;
 	struct json_object *env;  /* borrowed from the event, or NULL */
 	long long deadline_ms;    /* wall clock, from start-agent's output */
-	long long since_s;        /* the input's mtime (sandbox clock) */
+	long long since_ms;       /* the input's mtime (sandbox clock) */
 };
 
 /* How the agent's part ended, for store-result. */
@@ -281,10 +281,8 @@ static enum ing_rc step_preflight(struct ing_ctx *ctx, void *arg,
 		snprintf(msg, sizeof(msg), "the preflight check failed "
 		    "(exit %d)", r.exit_code);
 	sbx_exec_result_free(&r);
-	if (msg[0] != '\0') {
-		say(k, TASK_MSG_ERROR, "preflight: %s", msg);
-		return verdict(ctx, out, 0, 1, msg);
-	}
+	if (msg[0] != '\0')
+		return verdict(ctx, out, 0, 1, msg); /* store-result says it */
 	return verdict(ctx, out, 1, 1, NULL);
 }
 
@@ -330,7 +328,7 @@ static long long input_mtime(const struct pk *k)
 		return 0;
 	for (size_t i = 0; i < list.count; i++)
 		if (strcmp(list.entries[i].name, "input") == 0)
-			t = list.entries[i].mtime;
+			t = list.entries[i].mtime_ms;
 	sbx_file_list_free(&list);
 	return t;
 }
@@ -440,7 +438,7 @@ static enum ing_rc step_collect(struct ing_ctx *ctx, void *arg,
 	struct sbx_error why;
 	enum sbx_err e;
 
-	e = agent_collect_files(k->p, k->sandbox_id, k->since_s, out, &why);
+	e = agent_collect_files(k->p, k->sandbox_id, k->since_ms, out, &why);
 	if (e != SBX_OK)
 		return provider_retry(ctx, &why, "collect-files");
 	say(k, TASK_MSG_LOG, "collected %zu files",
@@ -605,7 +603,7 @@ static enum ing_rc run_agent(struct ing_ctx *ctx, struct pk *k,
 	o->started = 1;
 	k->deadline_ms = member_int(started, "startedAt") +
 	    (long long)k->cfg->agent_deadline_s * 1000;
-	k->since_s = member_int(started, "since");
+	k->since_ms = member_int(started, "since");
 	if ((nap = ing_ctx_printf(ctx, "%ds", poll_seconds(k->cfg))) == NULL)
 		return oom(ctx);
 	for (i = 0; i < MAX_CHECKS + 2; i++) {

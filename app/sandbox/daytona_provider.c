@@ -693,6 +693,7 @@ static enum sbx_err op_list_files(struct sbx_provider *p, const char *id,
 			out->entries[i].is_dir = items[i].is_dir;
 			out->entries[i].size = items[i].size;
 			out->entries[i].mtime = items[i].mtime;
+			out->entries[i].mtime_ms = items[i].mtime_ms;
 		}
 		out->count = n;
 	}

@@ -347,6 +347,8 @@ enum sbx_err local_list_files(struct sbx_provider *p, const char *id,
 		l.entries[l.count].is_dir = S_ISDIR(st.st_mode);
 		l.entries[l.count].size = (long long)st.st_size;
 		l.entries[l.count].mtime = (long long)st.st_mtime;
+		l.entries[l.count].mtime_ms = (long long)st.st_mtim.tv_sec *
+		    1000 + st.st_mtim.tv_nsec / 1000000;
 		l.count++;
 	}
 	closedir(d);

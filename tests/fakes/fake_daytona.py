@@ -63,6 +63,9 @@ or resetting a sandbox kills its commands; so do SIGTERM, /__control/
 shutdown and --max-lifetime, which also remove the directories.  Command
 output is discarded (Omni's commands redirect their own).
 
+--snapshot-dir NAME=DIR stands for a snapshot image: a sandbox created with
+"snapshot": NAME starts with DIR's files in its home.
+
 States move creating -> started after --create-delay seconds, starting ->
 started, stopping -> stopped, destroying -> destroyed after their delays.
 Like the real API, create and start wait for "started" up to --create-wait
@@ -176,7 +179,26 @@ class State:
         self.port = port
         self.sessions = Sessions(self)
         self.sandboxes = {}
+        self.snapshots = {}             # snapshot name -> directory
         self.reset()
+
+    def seed(self, sb):
+        """A new sandbox of a --snapshot-dir snapshot starts with that
+        directory's files in its home, as an image would put them."""
+        root = self.snapshots.get(sb["snapshot"])
+        if root is None:
+            return
+        for dirpath, dirnames, filenames in os.walk(root):
+            rel = os.path.relpath(dirpath, root)
+            if rel != ".":
+                sb["_dirs"].add(os.path.normpath(rel))
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                if os.path.isfile(path) and not os.path.islink(path):
+                    rp = os.path.normpath(os.path.join(rel, name))
+                    with open(path, "rb") as f:
+                        sb["_files"][rp] = f.read()
+                    touch(sb, rp)
 
     def reset(self):
         with self.lock:
@@ -243,6 +265,11 @@ class State:
         out = {k: v for k, v in sb.items() if not k.startswith("_")}
         out["toolboxProxyUrl"] = self.toolbox_url()
         return out
+
+
+def touch(sb, path):
+    """The file's modification time: when its content last changed."""
+    sb.setdefault("_mtime", {})[path] = time.time()
 
 
 def daemon_split(command):
@@ -427,6 +454,7 @@ class Sessions:
                     mem.pop(p, None)
                 else:
                     mem[p] = d
+                    touch(sb, p)
                 new = d
             if new is None:
                 base.pop(p, None)
@@ -861,6 +889,7 @@ class Handler(BaseHTTPRequestHandler):
                 "_sessions": {}, "_active": {}, "_cmds": [], "_root": None,
                 "_base_files": {}, "_base_dirs": set(),
             }
+            self.st.seed(sb)
             self.st.sandboxes[sid] = sb
             self.st.schedule(sb, "creating", "started", cfg["create_delay"])
             wait = cfg["create_wait"]
@@ -1066,6 +1095,7 @@ class Handler(BaseHTTPRequestHandler):
             p = self.norm(path)
             with self.st.lock:
                 sb["_files"][p] = data
+                touch(sb, p)
                 d = os.path.dirname(p)
                 while d not in ("", "."):
                     sb["_dirs"].add(d)
@@ -1094,11 +1124,17 @@ class Handler(BaseHTTPRequestHandler):
                 for d in sb["_dirs"]:
                     if d != "." and d.startswith(prefix) and "/" not in d[len(prefix):]:
                         entries[d[len(prefix):]] = (True, 4096)
-            t = time.time()
-            mod = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+            now = time.time()
+            stamps = sb.get("_mtime", {})
+
+            def mod_time(name):
+                t = stamps.get(prefix + name, now)
+                return datetime.datetime.fromtimestamp(
+                    t, datetime.timezone.utc).strftime(
+                    "%Y-%m-%d %H:%M:%S.%f000 +0000 UTC")
             out = [{
                 "name": n, "isDir": isdir, "size": size,
-                "modTime": mod.strftime("%Y-%m-%d %H:%M:%S.%f000 +0000 UTC"),
+                "modTime": mod_time(n),
                 "mode": "drwxr-xr-x" if isdir else "-rw-r--r--",
                 "permissions": "0755" if isdir else "0644",
                 "owner": "daytona", "group": "daytona",
@@ -1241,6 +1277,7 @@ class Handler(BaseHTTPRequestHandler):
                 return 1, "mv: cannot move '%s' to '%s': No such file or " \
                     "directory\n" % (args[0], args[1]), 0
             files[dst] = files.pop(src)
+            touch(sb, dst)
         return 0, "", 0
 
     def emulate_rm(self, sb, args, cwd):
@@ -1374,6 +1411,10 @@ def main():
     ap.add_argument("--create-delay", type=float, default=DEFAULT_CONFIG["create_delay"])
     ap.add_argument("--start-delay", type=float, default=DEFAULT_CONFIG["start_delay"])
     ap.add_argument("--create-wait", type=float, default=DEFAULT_CONFIG["create_wait"])
+    ap.add_argument("--snapshot-dir", action="append", default=[],
+                    metavar="NAME=DIR",
+                    help="sandboxes made from snapshot NAME start with "
+                    "DIR's files in their home")
     ap.add_argument("--max-lifetime", type=float, default=600.0,
                     help="stop by itself after this many seconds")
     args = ap.parse_args()
@@ -1386,6 +1427,11 @@ def main():
         keys[k] = n or (names[i] if i < len(names) else "key%d" % i)
     srv = Server((args.host, args.port), Handler)
     srv.state = State(keys, args.target, srv.server_address[1])
+    for spec in args.snapshot_dir:
+        name, _, root = spec.partition("=")
+        if not name or not os.path.isdir(root):
+            ap.error("--snapshot-dir wants NAME=DIR")
+        srv.state.snapshots[name] = root
     srv.state.config.update(create_delay=args.create_delay,
                             start_delay=args.start_delay,
                             create_wait=args.create_wait)

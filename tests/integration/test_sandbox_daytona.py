@@ -33,12 +33,13 @@ CALLS = {}  # API request -> Daytona calls, printed at the end
 class Fake:
     """The fake Daytona server, started with port 0, stopped by pid."""
 
-    def __init__(self, log_dir):
+    def __init__(self, log_dir, extra=()):
         self.proc = harness.spawn(
             [sys.executable, FAKE, "--port", "0",
              "--key", KEY_OLD + ":old", "--key", KEY_NEW + ":new",
              "--create-delay", "0.3", "--start-delay", "0.3",
-             "--max-lifetime", "900"], "fake-daytona", log_dir)
+             "--max-lifetime", "900"] + list(extra), "fake-daytona",
+            log_dir)
 
         def port():
             for line in self.proc.log().splitlines():
