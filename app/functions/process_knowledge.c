@@ -673,12 +673,18 @@ static enum ing_rc process_knowledge(struct ing_ctx *ctx,
 	return ING_RC_OK;
 }
 
+/*
+ * Ten retries: a call that cannot reach Omni (the front server or the pool
+ * restarting) counts as a failed attempt, and with the server's doubling
+ * backoff ten of them span minutes (the local executor's defaults: about
+ * 17), so a deploy never fails a run that is waiting for its agent.
+ */
 static struct ing_function process_knowledge_fn = {
 	.id = "process-knowledge",
 	.name = "Process knowledge",
 	.handler = process_knowledge,
 	.has_retries = 1,
-	.retries = 4,
+	.retries = 10,
 };
 
 enum ing_err functions_register_process_knowledge(struct ing_app *app,

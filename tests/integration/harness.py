@@ -559,6 +559,14 @@ class Stack:
         self.pool.stop(SIGTERM, timeout=20)
         self._start_pool(timeout)
 
+    def restart_front(self, down_s=0.0, timeout=15):
+        """Stop the front server, wait 'down_s', start it again on the
+        same port and configuration."""
+        self.front_proc.stop(SIGTERM, timeout=10)
+        time.sleep(down_s)
+        self._start_front()
+        wait_until(self._front_ok, timeout, what="%s restarted" % self.front)
+
     def stop(self):
         """Stop the front server, then the pool; idempotent."""
         if self.front_proc is not None:

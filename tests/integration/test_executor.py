@@ -161,16 +161,32 @@ class ExecutorMixin:
     FRONT = "nginx"
 
     @classmethod
+    def extra_env(cls):
+        """More of the pool's environment (subclasses: their provider,
+        their agent)."""
+        return {}
+
+    @classmethod
+    def extra_stop(cls):
+        """Stop what extra_env() started."""
+
+    @classmethod
     def setUpClass(cls):
         port = harness.free_port()
-        cls.stack = harness.Stack(front=cls.FRONT, port=port, env={
+        env = {
             "INNGEST_SERVE_ORIGIN": "http://127.0.0.1:%d" % port,
             "INNGEST_DEV": "0",
             "INNGEST_SIGNING_KEY": KEY,
             "INNGEST_EVENT_KEY": EVENT_KEY,
             "INNGEST_APP_ID": "omni",
             "OMNI_EVENT_PREFIX": "omni",
-        })
+        }
+        try:
+            env.update(cls.extra_env())
+        except BaseException:
+            cls.extra_stop()
+            raise
+        cls.stack = harness.Stack(front=cls.FRONT, port=port, env=env)
         cls.ex = RealExecutor(cls.stack.run_dir, "http://127.0.0.1:%d"
                               "/api/inngest" % port)
         try:
@@ -194,6 +210,7 @@ class ExecutorMixin:
             errors = cls.ex.sanitizer_errors()  # LeakSanitizer at exit
         if getattr(cls, "stack", None) is not None:
             cls.stack.stop()
+        cls.extra_stop()
         if errors:
             raise AssertionError("executor sanitizer reports:\n" +
                                  "\n".join(errors[:20]))
