@@ -504,7 +504,8 @@ class Startup(unittest.TestCase):
 class RunScript(unittest.TestCase):
     """`make run`'s script: serves GET / through each front on the given
     port, runs a test function to completion on its local executor from one
-    event, and SIGINT (Ctrl-C) stops everything it started."""
+    event, turns notes into a memo with the example agent as the README
+    shows, and SIGINT (Ctrl-C) stops everything it started."""
 
     def run_front(self, front):
         port, exec_port = harness.free_port(), harness.free_port()
@@ -531,6 +532,7 @@ class RunScript(unittest.TestCase):
         self.assertEqual(self.event_to_completed_run(run_dir, exec_port),
                          {"steps": ["first", "second", "third"]},
                          proc.log())
+        self.notes_to_memo(port, proc)
         started = harness.children_of(proc.pid)
         self.assertTrue(started)
         proc.signal(signal.SIGINT)
@@ -538,6 +540,31 @@ class RunScript(unittest.TestCase):
         alive = [pid for pid in started if not _gone(pid)]
         self.assertEqual(alive, [], proc.log())
         self.assertFalse(os.path.exists(os.path.join(run_dir, "omni.sock")))
+
+    def notes_to_memo(self, port, proc):
+        """The README's steps: create a sandbox, process notes, poll the
+        results, read the memo the example agent wrote."""
+        r = harness.request(port, "POST", "/api/sandbox/create",
+                            body={"userId": "founder-1"})
+        self.assertEqual(r.status, 200, r)
+        sid = r.json()["sandboxId"]
+        r = harness.request(port, "POST", "/api/knowledge/process", body={
+            "userId": "founder-1", "sandboxId": sid, "taskId": "march",
+            "input": "- MRR $48k, 12 customers\n- burn 30k/month, runway "
+                     "14 months\n- hired two engineers"})
+        self.assertEqual(r.status, 202, r)
+
+        def found():
+            body = harness.request(port, "GET", "/api/task/results?taskId="
+                                   "march&userId=founder-1").json()
+            return body if body.get("found") else None
+        res = harness.wait_until(found, 60, interval=0.2, what="the result")
+        self.assertTrue(res["success"], (res, proc.log()))
+        memo = [f for f in res["files"]
+                if f["directory"] == "deliverables/memos"]
+        self.assertEqual(len(memo), 1, res["files"])
+        self.assertIn("48000", memo[0]["content"])
+        self.assertIn("hired two engineers", memo[0]["content"])
 
     @staticmethod
     def event_to_completed_run(run_dir, exec_port):
