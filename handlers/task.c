@@ -39,25 +39,39 @@ void handler_sandbox_in_error(struct http_response *resp)
 	    "the sandbox is in error; POST /api/sandbox/create replaces it", d);
 }
 
-const char *handler_user_param(struct http_request *req,
-    struct http_response *resp)
+/* The query parameter 'name' when 'valid' takes it; otherwise NULL with
+ * the 400 written ('rule' says what a valid one is). */
+static const char *checked_param(struct http_request *req,
+    struct http_response *resp, const char *name, int (*valid)(const char *),
+    const char *rule, const char *problem)
 {
-	const char *user_id = http_param(req, "userId");
+	const char *v = http_param(req, name);
+	char msg[160];
 
-	if (user_id == NULL || user_id[0] == '\0') {
-		http_response_field_error(resp, API_VALIDATION_ERROR,
-		    "query parameter userId is required", "userId",
+	if (v == NULL || v[0] == '\0') {
+		snprintf(msg, sizeof(msg), "query parameter %s is required",
+		    name);
+		http_response_field_error(resp, API_VALIDATION_ERROR, msg, name,
 		    "is required");
 		return NULL;
 	}
-	if (!sbx_user_id_valid(user_id)) {
-		http_response_field_error(resp, API_VALIDATION_ERROR,
-		    "userId must be 1 to " HANDLER_STR(SBX_USER_CHARS)
-		    " characters of printable ASCII without '/'", "userId",
-		    "is not a user id");
+	if (!valid(v)) {
+		snprintf(msg, sizeof(msg), "%s must be %s", name, rule);
+		http_response_field_error(resp, API_VALIDATION_ERROR, msg, name,
+		    problem);
 		return NULL;
 	}
-	if (!sandbox_subject_is(req, user_id)) {
+	return v;
+}
+
+const char *handler_user_param(struct http_request *req,
+    struct http_response *resp)
+{
+	const char *user_id = checked_param(req, resp, "userId",
+	    sbx_user_id_valid, "1 to " HANDLER_STR(SBX_USER_CHARS)
+	    " characters of printable ASCII without '/'", "is not a user id");
+
+	if (user_id != NULL && !sandbox_subject_is(req, user_id)) {
 		http_response_field_error(resp, API_FORBIDDEN,
 		    "userId does not match the token's subject", "userId",
 		    "is not the token's subject");
@@ -126,22 +140,9 @@ int handler_user_sandbox(struct http_request *req,
 static const char *task_param(struct http_request *req,
     struct http_response *resp)
 {
-	const char *task_id = http_param(req, "taskId");
-
-	if (task_id == NULL || task_id[0] == '\0') {
-		http_response_field_error(resp, API_VALIDATION_ERROR,
-		    "query parameter taskId is required", "taskId",
-		    "is required");
-		return NULL;
-	}
-	if (!task_id_valid(task_id)) {
-		http_response_field_error(resp, API_VALIDATION_ERROR,
-		    "taskId must be 1 to " HANDLER_STR(TASK_ID_CHARS)
-		    " characters of letters, digits, '_' and '-'", "taskId",
-		    "is not a task id");
-		return NULL;
-	}
-	return task_id;
+	return checked_param(req, resp, "taskId", task_id_valid, "1 to "
+	    HANDLER_STR(TASK_ID_CHARS) " characters of letters, digits, '_' "
+	    "and '-'", "is not a task id");
 }
 
 /* {found: true} and every field of the stored result ('found' is

@@ -341,12 +341,25 @@ static void drop_privileges(const struct local_launch *l)
  * worker leaves no command running past the wall-time limit it was
  * enforcing.
  */
+void local_reset_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 void local_child_run(const struct local_launch *l)
 {
 	const struct local_child_limits *cl = &l->cl;
-	struct sigaction sa;
-	sigset_t none;
-	int sig, fd, i;
+	int fd, i;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != l->parent)
 		_exit(126); /* the worker died before the prctl took */
@@ -356,13 +369,7 @@ void local_child_run(const struct local_launch *l)
 	 * (worker.h) and SIGPIPE and SIGHUP ignored, and both the mask and
 	 * ignored dispositions survive execve.  The worker installs no
 	 * handler, so none can run before this point. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	local_reset_signals();
 	if (dup2(l->in, 0) < 0 || dup2(l->out, 1) < 0 ||
 	    dup2(l->err, 2) < 0)
 		_exit(126);

@@ -263,6 +263,10 @@ enum sbx_err local_launch_of(const struct local_impl *li, const char *id,
     const struct local_cmdline *c, const char *home, const char *tmp,
     int cwdfd, struct local_launch *l);
 
+/* In a forked child of a serving thread: every signal to its default
+ * disposition and none blocked (async-signal-safe). */
+void local_reset_signals(void);
+
 /* In a forked child: async-signal-safe set-up, then execve(l->argv);
  * never returns.  Dies with l->parent. */
 void local_child_run(const struct local_launch *l) __attribute__((noreturn));

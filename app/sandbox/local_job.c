@@ -194,13 +194,11 @@ struct keeper {
 static void __attribute__((noreturn)) keeper_run(struct keeper *k)
 {
 	unsigned long long v[4];
-	struct sigaction sa;
 	int dirfd, status = 0;
 	pid_t job;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
+	/* Signals are at their defaults (launcher_run), SIGCHLD included,
+	 * so the job's status can be waited for. */
 	dirfd = openat(k->jobfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		_exit(126);
@@ -279,20 +277,11 @@ static void close_except(struct keeper *k)
  * init. */
 static void __attribute__((noreturn)) launcher_run(struct keeper *k)
 {
-	struct sigaction sa;
-	sigset_t none;
 	pid_t pid;
-	int sig;
 
 	/* No signal state of the serving thread carries over (see
 	 * local_child_run): the keeper waits minutes. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	local_reset_signals();
 	prctl(PR_SET_PDEATHSIG, 0);
 	close_except(k);
 	if (setsid() < 0)
