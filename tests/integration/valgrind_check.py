@@ -20,6 +20,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fcgi_client import fcgi_request  # noqa: E402
 
+SID = "omni-c4c3f581793f8d8c636c5d7eb6c07e0d"  # sbx_name_for_user("vg-user")
+
 MIX = [
     ("GET", "/", b"", {}, 200),
     ("GET", "/ready", b"", {}, 200),
@@ -44,6 +46,18 @@ MIX = [
     ("GET", "/api/sandbox/status?id=..%2Fetc", b"", {}, 400),
     ("DELETE", "/api/sandbox?id=omni-00000000000000000000000000000000", b"",
      {}, 404),
+    # The knowledge endpoints on vg-user's sandbox (made above): no
+    # Inngest to send to, so process answers 503 and writes nothing.
+    ("POST", "/api/knowledge/process",
+     b'{"input":"- MRR $48k","sandboxId":"%s","userId":"vg-user",'
+     b'"taskId":"t1","env":{"A":"b"}}' % SID.encode(),
+     {"Content-Type": "application/json"}, 503),
+    ("POST", "/api/knowledge/process", b'{"input":"","taskId":"../x"}',
+     {"Content-Type": "application/json"}, 400),
+    ("GET", "/api/task/results?taskId=t1&userId=vg-user", b"", {}, 200),
+    ("GET", "/api/task/results?taskId=..&userId=vg-user", b"", {}, 400),
+    ("GET", "/api/knowledge/query?userId=vg-user&query=mrr", b"", {}, 200),
+    ("GET", "/api/knowledge/query?userId=vg-user", b"", {}, 200),
     ("GET", "/api/inngest", b"", {}, 200),
     ("POST", "/api/inngest?fnId=nope&stepId=step", b'{"event":{}}',
      {"Content-Type": "application/json"}, None),

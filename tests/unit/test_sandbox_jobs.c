@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -319,6 +321,53 @@ static void missing_program_ends_with_127(void **state)
 	assert_true(st.exit_code == 127 || st.exit_code == 1);
 }
 
+static int listen_loopback(int *port)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    listen(s, 8) != 0 ||
+	    getsockname(s, (struct sockaddr *)&a, &len) != 0)
+		return -1;
+	*port = ntohs(a.sin_port);
+	return s;
+}
+
+/* Under bwrap a job has no network unless the spec asks for the host's
+ * (OMNI_AGENT_NETWORK): a listener on the host's loopback is reached only
+ * then. */
+static void network_only_when_asked(void **state)
+{
+	char script[160], job[8];
+	const char *const argv[] = { "/bin/bash", "-c", script, NULL };
+	struct sbx_job_spec spec = { job, argv, NULL, 0 };
+	int port = 0, s = listen_loopback(&port);
+	size_t len;
+	char *out;
+
+	assert_true(s >= 0);
+	snprintf(script, sizeof(script), "echo hi > /dev/tcp/127.0.0.1/%d "
+	    "2>/dev/null && echo CONNECTED || echo REFUSED", port);
+	for (int net = 0; net <= 1; net++) {
+		snprintf(job, sizeof(job), "net%d", net);
+		spec.network = net;
+		put_input(state, job, "", 0);
+		assert_int_equal(sbx_job_start(FX->p, FX->info.id, &spec, NULL,
+		    NULL), SBX_OK);
+		assert_int_equal(wait_end(state, job, 10000).state,
+		    SBX_JOB_EXITED);
+		out = job_file(state, job, "stdout", &len);
+		assert_string_equal(out, net ? "CONNECTED\n" : "REFUSED\n");
+		free(out);
+	}
+	close(s);
+}
+
 #define BOTH(f) \
 	cmocka_unit_test_setup_teardown(f, setup_iso, teardown), \
 	cmocka_unit_test_setup_teardown(f, setup_unsb, teardown)
@@ -335,6 +384,8 @@ int main(void)
 		BOTH(job_never_runs_as_root),
 		BOTH(bad_specs_and_unknown_jobs),
 		BOTH(missing_program_ends_with_127),
+		cmocka_unit_test_setup_teardown(network_only_when_asked,
+		    setup_iso, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
