@@ -212,7 +212,9 @@ static void __attribute__((noreturn)) keeper_run(struct keeper *k)
 	v[1] = proc_start(getpid());
 	v[2] = (unsigned long long)job;
 	v[3] = proc_start(job);
-	if (write_pids(k->pidfd, v) != 0 || fsync(k->pidfd) != 0)
+	/* No fsync: after a crash of the host no pid in it means anything
+	 * (start times differ), while the start waits for this write. */
+	if (write_pids(k->pidfd, v) != 0)
 		kill(job, SIGKILL);
 	close(k->pidfd);
 	close(k->jobfd);
@@ -558,9 +560,13 @@ enum sbx_err local_job_kill(struct sbx_provider *p, const char *id,
 	if (err != SBX_OK)
 		return err;
 	/* The job leads its own process group (local_child_run: setsid);
-	 * under bwrap its pid namespace dies with it. */
-	if (read_pids(jobfd, v) > 0 && same_process(v[2], v[3]))
+	 * under bwrap its pid namespace dies with it.  The process itself
+	 * too: a kill right after the start can come before its setsid(),
+	 * when the group does not exist yet. */
+	if (read_pids(jobfd, v) > 0 && same_process(v[2], v[3])) {
+		kill((pid_t)v[2], SIGKILL);
 		kill(-(pid_t)v[2], SIGKILL);
+	}
 	close(jobfd);
 	close(homefd);
 	return SBX_OK;

@@ -196,7 +196,7 @@ static void kill_ends_a_running_job(void **state)
 	    SBX_OK);
 	assert_int_equal(st.state, SBX_JOB_RUNNING);
 	assert_int_equal(sbx_job_kill(FX->p, FX->info.id, "j3", NULL), SBX_OK);
-	st = wait_end(state, "j3", 5000);
+	st = wait_end(state, "j3", 20000);
 	assert_int_equal(st.state, SBX_JOB_EXITED);
 	assert_int_equal(st.exit_code, 128 + SIGKILL);
 	/* Killing an ended job is not an error. */
@@ -253,7 +253,7 @@ static void keeper_holds_no_fd_of_the_starter(void **state)
 	assert_int_equal(read(fds[0], &c, 1), 0);
 	close(fds[0]);
 	assert_int_equal(sbx_job_kill(FX->p, FX->info.id, "j5", NULL), SBX_OK);
-	assert_int_equal(wait_end(state, "j5", 5000).state, SBX_JOB_EXITED);
+	assert_int_equal(wait_end(state, "j5", 20000).state, SBX_JOB_EXITED);
 }
 
 static void environment_reaches_the_job(void **state)
