@@ -43,7 +43,11 @@
 
 #define READY_WAIT_MS 60000       /* a stopped sandbox starting */
 #define PREFLIGHT_TIMEOUT_S 30
-#define MAX_CHECKS 300            /* check-agent steps in one run */
+#define MAX_CHECKS 400            /* check-agent steps in one run: with
+                                   * the sleeps, within the 1000 steps
+                                   * Inngest allows a run */
+#define NAP_GROWTH 10             /* a nap is at least 1/10 of the time
+                                   * the agent has run */
 #define STDOUT_MAX (1u << 20)     /* the agent's answer read back */
 #define RESULT_TEXT_MAX (256u << 10)
 #define STDERR_TAIL 2000
@@ -59,7 +63,9 @@ struct pk {
 	const char *task_id, *sandbox_id, *user_id, *input, *model, *job_id;
 	size_t input_len;
 	struct json_object *env;  /* borrowed from the event, or NULL */
-	long long deadline_ms;    /* wall clock, from start-agent's output */
+	long long started_ms;     /* wall clock, from start-agent's output */
+	long long deadline_ms;
+	int last_check;           /* the run's last allowed check-agent */
 	long long since_ms;       /* the input's mtime (sandbox clock) */
 };
 
@@ -395,6 +401,10 @@ static enum ing_rc state_out(struct ing_ctx *ctx, struct json_object **out,
 	if ((*out = json_object_new_object()) == NULL)
 		return oom(ctx);
 	json_object_object_add(*out, "state", json_object_new_string(state));
+	/* When it looked: the next nap depends on it, and a replay must
+	 * compute the same one. */
+	json_object_object_add(*out, "at", json_object_new_int64(
+	    time_real_ms()));
 	if (strcmp(state, "exited") == 0)
 		json_object_object_add(*out, "exitCode",
 		    json_object_new_int(code));
@@ -418,7 +428,7 @@ static enum ing_rc step_check(struct ing_ctx *ctx, void *arg,
 		return state_out(ctx, out, "exited", st.exit_code);
 	if (st.state == SBX_JOB_LOST)
 		return state_out(ctx, out, "lost", 0);
-	if (time_real_ms() < k->deadline_ms)
+	if (time_real_ms() < k->deadline_ms && !k->last_check)
 		return state_out(ctx, out, "running", 0);
 	if ((e = sbx_job_kill(k->p, k->sandbox_id, k->job_id, &why)) !=
 	    SBX_OK)
@@ -575,13 +585,31 @@ static const char *step_failure(struct ing_ctx *ctx, const char *step)
 	    se != NULL ? se->message : "unknown error");
 }
 
-/* The poll interval: OMNI_AGENT_POLL, stretched so that the whole
- * deadline fits in MAX_CHECKS checks (a run has a bounded step count). */
-static int poll_seconds(const struct omni_config *cfg)
+/*
+ * The nap after a check at 'at_ms': OMNI_AGENT_POLL while the agent is
+ * young, then a tenth of the time it has run, up to a cap -- a minute, or
+ * more when the deadline is so long that MAX_CHECKS would not cover it.  A
+ * quick agent is seen soon after it ends; a long one costs few steps.
+ */
+static int nap_seconds(const struct pk *k, long long at_ms)
 {
-	int per = (cfg->agent_deadline_s + MAX_CHECKS - 1) / MAX_CHECKS;
+	const struct omni_config *cfg = k->cfg;
+	long long ran_s = (at_ms - k->started_ms) / 1000;
+	long long nap = ran_s / NAP_GROWTH;
+	int cap = cfg->agent_deadline_s / (MAX_CHECKS / 2) + 1;
 
-	return cfg->agent_poll_s > per ? cfg->agent_poll_s : per;
+	long long left_s = (k->deadline_ms - at_ms + 999) / 1000;
+
+	if (cap < 60)
+		cap = 60;
+	if (nap > cap)
+		nap = cap;
+	if (nap < cfg->agent_poll_s)
+		nap = cfg->agent_poll_s;
+	/* Wake at the deadline, not a nap after it. */
+	if (nap > left_s)
+		nap = left_s > 1 ? left_s : 1;
+	return (int)nap;
 }
 
 /* start-agent, then check-agent and sleep until it ends: 'o' says how.
@@ -590,7 +618,7 @@ static enum ing_rc run_agent(struct ing_ctx *ctx, struct pk *k,
     struct outcome *o)
 {
 	struct json_object *started, *check;
-	const char *state, *nap;
+	const char *state = NULL, *nap;
 	enum ing_rc rc;
 	int i;
 
@@ -601,12 +629,13 @@ static enum ing_rc run_agent(struct ing_ctx *ctx, struct pk *k,
 	}
 	ING_TRY(rc);
 	o->started = 1;
-	k->deadline_ms = member_int(started, "startedAt") +
+	k->started_ms = member_int(started, "startedAt");
+	k->deadline_ms = k->started_ms +
 	    (long long)k->cfg->agent_deadline_s * 1000;
 	k->since_ms = member_int(started, "since");
-	if ((nap = ing_ctx_printf(ctx, "%ds", poll_seconds(k->cfg))) == NULL)
-		return oom(ctx);
-	for (i = 0; i < MAX_CHECKS + 2; i++) {
+	for (i = 0; i < MAX_CHECKS; i++) {
+		/* The last check ends the agent whatever its deadline says. */
+		k->last_check = i == MAX_CHECKS - 1;
 		rc = ing_step_run(ctx, "check-agent", step_check, k, &check);
 		if (rc == ING_RC_STEP_FAILED) {
 			o->error = step_failure(ctx, "check-agent");
@@ -616,6 +645,10 @@ static enum ing_rc run_agent(struct ing_ctx *ctx, struct pk *k,
 		state = member_str(check, "state");
 		if (state == NULL || strcmp(state, "running") != 0)
 			break;
+		nap = ing_ctx_printf(ctx, "%ds", nap_seconds(k,
+		    member_int(check, "at")));
+		if (nap == NULL)
+			return oom(ctx);
 		ING_TRY(ing_step_sleep(ctx, "wait-agent", nap));
 	}
 	if (state != NULL && strcmp(state, "exited") == 0) {

@@ -1,40 +1,38 @@
 #!/bin/sh
 # example-agent.sh -- an EXAMPLE agent for machines with no AI account.
 #
-# A small, deterministic stand-in for the real agent CLI (Claude Code), so
-# that `make run` works end to end without a key:
-#   OMNI_AGENT_CMD="sh .omni-system/example-agent.sh" OMNI_AGENT_KEY_NAME=""
-# It does not think.  It picks a few metrics out of the notes with fixed
-# patterns, updates metrics/, files the notes as a memo and prints the
-# final JSON line of .omni-system/README.md.  The Daytona image ships the
-# real CLI and leaves this file out (sandbox-image/.dockerignore).
+# A small, deterministic stand-in for the real agent CLI (Claude Code):
+# `make run` uses it (OMNI_AGENT_CMD="sh .omni-system/example-agent.sh",
+# OMNI_AGENT_KEY_NAME=""); the Daytona image ships the real CLI and leaves
+# this file out.  It does not think: it picks metrics out of the notes with
+# fixed patterns, updates metrics/, files the notes as a memo and prints
+# the final JSON line that .omni-system/README.md asks for.
 #
 #   sh .omni-system/example-agent.sh --model MODEL < notes
 #
-# Runs in the workspace home.  The notes are data: they go to a file that
-# only awk reads; nothing from them reaches eval or a command line.
-# POSIX sh (dash, busybox) plus sed, awk (POSIX only), grep, tr, date,
-# mkdir, mv, cat, mktemp.  Exit 0 done, 2 no notes or no workspace, 1 other.
+# Runs in the workspace home.  The notes are data: saved to a file that
+# only awk reads, never part of a command line or eval.  POSIX sh (dash,
+# busybox), POSIX awk, sed, grep, tr, date, mkdir, mv, cat, mktemp.
+# Exit 0 done, 2 no notes or no workspace (metrics/), 1 anything else.
 #
-# Metrics (case-insensitive; the first statement of each on a line wins):
+# Patterns, case-insensitive; the first match of each metric wins:
 #   mrr             "MRR $48k", "MRR: 48,000", "MRR is 48k", "48k MRR"
 #   arr             "ARR 576k", "$576k ARR", "annual recurring revenue 576k"
 #   customers       "12 customers", "12 paying customers", "customers: 12"
-#   burn            "burn 30k/month", "burn rate $30,000", "30k burn";
-#                   per month: a burn per year, quarter, week or day is skipped
+#   burn            "burn 30k/month", "burn rate $30,000", "30k burn" (a
+#                   burn per year, quarter, week or day is skipped)
 #   cash            "cash $1.2M", "$1.2M cash", "$1.2 million in the bank"
-#   runway_months   "runway 14 months", "14 months of runway", "runway: 14";
-#                   years count as 12 months, weeks or days are skipped
+#   runway_months   "runway 14 months", "14 months of runway", "runway: 14"
+#                   (years count 12 months; weeks, days are skipped)
 #   headcount       "headcount 8", "team of 8", "8 employees", "8-person team"
-#   growth_mom_pct  "grew 12.5% MoM", "growth: 12.5%", "12.5% MoM"; needs a
-#                   %, skipped when YoY, weekly or quarterly, or after churn
-# Between a keyword and its number only ":", "=", "~", "-", brackets, "*",
-# "_" and the words is, was, are, of, at, now, currently, about, around,
-# roughly, approximately, by, hit, reached, stands, sits.
-# Numbers: 48000, 48,000 or 1.2, then k = 1000, m or mm = 1e6, b or bn =
-# 1e9, or the words thousand, million, billion; "$" and commas dropped.
-# Money next to %, EUR, GBP, CHF, € or £ is skipped; a bare 19xx/20xx
-# before a money keyword is taken for a year ("2025 MRR 48k").
+#   growth_mom_pct  "grew 12.5% MoM", "growth: 12.5%", "12.5% MoM" (needs a
+#                   %; YoY, weekly, quarterly, "churn 3% MoM" are skipped)
+# Between keyword and number only : = ~ - ( ) * _ and the words is, was,
+# are, of, at, now, currently, about, around, roughly, approximately, by,
+# hit, reached, stands, sits.  Numbers: 48000, 48,000, 1.2; k = 1e3, m or
+# mm = 1e6, b or bn = 1e9, or thousand/million/billion; $ and commas go.
+# Money beside %, EUR, GBP, CHF, € or £ is skipped, as is a bare 19xx/20xx
+# before a money word (a year: "2025 MRR 48k" gives 48000).
 set -u
 LC_ALL=C # bytes are bytes: any input, any locale
 export LC_ALL
@@ -78,21 +76,17 @@ say "notes saved, model $model"
 
 # 2. The metrics, as "field value" lines, value a plain JSON number.
 awk '
-function numat(s, i, sfx,    t, r, c, c2, w, e, d, ip, fp) {
+function numat(s, i, sfx,    t, r, w, e, d, ip, fp) {
 	if (!match(substr(s, i), "^" N)) return ""
 	TOK = substr(s, i, RLENGTH); NEND = i + RLENGTH; HASSFX = 0
-	t = TOK; gsub(/[$,]/, "", t); e = 0
-	r = substr(s, NEND); c = substr(r, 1, 1); c2 = substr(r, 2, 1); w = 0
-	if (sfx && match(r, /^[ \t]*(thousand|million|billion)/)) {
-		w = RLENGTH; e = r ~ /^[ \t]*t/ ? 3 : r ~ /^[ \t]*m/ ? 6 : 9
-	} else if (sfx && (c == "m" && c2 == "m" || c == "b" && c2 == "n")) {
-		w = 2; e = c == "m" ? 6 : 9
-	} else if (sfx && (c == "k" || c == "m" || c == "b")) {
-		w = 1; e = c == "k" ? 3 : c == "m" ? 6 : 9
-	}
+	t = TOK; gsub(/[$,]/, "", t); r = substr(s, NEND); w = e = 0
+	if (sfx && (match(r, /^[ \t]*(thousand|million|billion)/) || match(r, /^(mm|bn|k|m|b)/)))
+		w = RLENGTH
 	# a suffix counts only when no letter follows: "14 months" is not 14M
-	if (w && substr(r, w + 1, 1) !~ /[a-z]/) { NEND += w; HASSFX = 1 }
-	else e = 0
+	if (w && substr(r, w + 1, 1) !~ /[a-z]/) {
+		NEND += w; HASSFX = 1; r = substr(r, 1, w)
+		e = r ~ /k|th/ ? 3 : r ~ /m/ ? 6 : 9
+	}
 	# shift the decimal point as text, so 1.2M is exactly 1200000
 	ip = t; fp = ""
 	if ((d = index(t, ".")) > 0) { ip = substr(t, 1, d - 1); fp = substr(t, d + 1) }
@@ -100,7 +94,12 @@ function numat(s, i, sfx,    t, r, c, c2, w, e, d, ip, fp) {
 	ip = ip substr(fp, 1, e); fp = substr(fp, e + 1)
 	sub(/^0+/, "", ip); if (ip == "") ip = "0"
 	sub(/0+$/, "", fp)
+	if (length(ip) > 15) return ""   # no metric has 16 digits: a serial
 	return fp == "" ? ip : ip "." fp
+}
+function def(m, pre, kw, nk) {
+	M[++NM] = m; PRE[m] = pre; KF[m] = B "(" kw ")" SEP N
+	NB[m] = B N (m in NOSFX ? "" : S) nk "([^a-z]|$)"
 }
 # The value of a candidate match t[st, st+len) for metric m, or "".
 function try(m, t, st, len, kf,    sub_, pos, v, rest, pre) {
@@ -135,36 +134,27 @@ BEGIN {
 	S = "([ \t]*(thousand|million|billion)|mm|bn|[kmb])?"
 	B = "(^|[ \t(){}:;=~,/*_\"<>|-])"   # what may stand before a word or number
 	SEP = "([ \t:=~()*_-]|is |was |are |of |at |now |currently |about |around |roughly |approximately |by |hit |reached |stands |sits )*"
-	split("mrr arr customers burn cash runway_months headcount growth_mom_pct", M, " ")
 	MONEY["mrr"] = MONEY["arr"] = MONEY["burn"] = MONEY["cash"] = 1
 	NOSFX["runway_months"] = NOSFX["growth_mom_pct"] = 1
-	# KW: keyword then number; NK: what follows the number, number first
-	KW["mrr"] = "mrr|monthly recurring revenue"; PRE["mrr"] = "mrr|recurring"
-	NK["mrr"] = "[ \t]+(of[ \t]+)?(mrr|monthly recurring revenue)"
-	KW["arr"] = "arr|annual recurring revenue"; PRE["arr"] = "arr|recurring"
-	NK["arr"] = "[ \t]+(of[ \t]+)?(arr|annual recurring revenue)"
-	KW["customers"] = "customers|customer count"; PRE["customers"] = "customer"
-	NK["customers"] = "[ \t]+(paying[ \t]+|active[ \t]+)?customers?"
-	KW["burn"] = "burn rate|burn|burning"; PRE["burn"] = "burn"
-	NK["burn"] = "(/[ \t]*mo(nth)?|[ \t]+(per|a)[ \t]+month)?[ \t]+(of[ \t]+)?(net[ \t]+|monthly[ \t]+)?burn"
-	KW["cash"] = "cash in the bank|cash in bank|cash on hand|cash balance|cash|bank balance"
-	PRE["cash"] = "cash|bank"; NK["cash"] = "[ \t]+(in[ \t]+)?(the[ \t]+)?(cash|bank)"
-	KW["runway_months"] = "runway"; PRE["runway_months"] = "runway"
-	NK["runway_months"] = "[ \t-]*(months?|mos?|m|years?|yrs?)[ \t]+(of[ \t]+)?runway"
-	KW["headcount"] = "headcount|head count|team size|team of"
-	PRE["headcount"] = "head|team|employee|fte|full"
-	NK["headcount"] = "[ \t-]*(employees|ftes?|full[ -]time employees|people on the team|person team|people team)"
-	KW["growth_mom_pct"] = "grew|growth|growing|grow"; PRE["growth_mom_pct"] = "%|percent"
-	NK["growth_mom_pct"] = "[ \t]*(%|percent)[ \t]*(mom|m/m|m-o-m|month[ -]over[ -]month|growth)"
-	for (i = 1; i in M; i++) {
-		m = M[i]
-		KF[m] = B "(" KW[m] ")" SEP N
-		NB[m] = B N (m in NOSFX ? "" : S) NK[m] "([^a-z]|$)"
-	}
+	# metric, cheap pre-filter, keyword (then number), after the number
+	def("mrr", "mrr|recurring", "mrr|monthly recurring revenue",
+	    "[ \t]+(of[ \t]+)?(mrr|monthly recurring revenue)")
+	def("arr", "arr|recurring", "arr|annual recurring revenue",
+	    "[ \t]+(of[ \t]+)?(arr|annual recurring revenue)")
+	def("customers", "customer", "customers|customer count",
+	    "[ \t]+(paying[ \t]+|active[ \t]+)?customers?")
+	def("burn", "burn", "burn rate|burn|burning", "(/[ \t]*mo(nth)?|[ \t]+(per|a)[ \t]+month)?[ \t]+(of[ \t]+)?(net[ \t]+|monthly[ \t]+)?burn")
+	def("cash", "cash|bank", "cash in the bank|cash in bank|cash on hand|cash balance|cash|bank balance",
+	    "[ \t]+(in[ \t]+)?(the[ \t]+)?(cash|bank)")
+	def("runway_months", "runway", "runway",
+	    "[ \t-]*(months?|mos?|m|years?|yrs?)[ \t]+(of[ \t]+)?runway")
+	def("headcount", "head|team|employee|fte|full", "headcount|head count|team size|team of",
+	    "[ \t-]*(employees|ftes?|full[ -]time employees|people on the team|person team|people team)")
+	def("growth_mom_pct", "%|percent", "grew|growth|growing|grow",
+	    "[ \t]*(%|percent)[ \t]*(mom|m/m|m-o-m|month[ -]over[ -]month|growth)")
 }
 {
-	sub(/\r$/, "")
-	s = tolower($0)
+	s = tolower($0); sub(/\r$/, "", s)
 	for (i = 1; i in M; i++) {
 		m = M[i]
 		if ((m in FOUND) || s !~ PRE[m]) continue
@@ -186,7 +176,7 @@ END { for (i = 1; i in M; i++) if (M[i] in FOUND) print M[i], FOUND[M[i]] }
 ' "$notes" > "$found" || die "reading the metrics failed"
 count=$(grep -c . "$found")
 names=$(awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $1 }' "$found")
-say "$count metrics found${names:+: $names}"
+say "metrics found: ${names:-none}"
 
 # 3. metrics/current.json: every top-level member kept as written (its
 # raw JSON text), the found ones and as_of replaced, missing known fields
@@ -197,46 +187,37 @@ if [ "$count" -gt 0 ]; then
 	[ -f "$cur" ] || cur=/dev/null
 	awk -v F="$found" -v DATE="$today" -v NUMS="$nums" '
 	function ws() { while (p <= L && index(" \t\r\n", substr(J, p, 1))) p++ }
-	function str(   c) {            # J[p] is a quote: skip the string
-		for (p++; p <= L; p++) {
-			c = substr(J, p, 1)
-			if (c == "\\") p++
+	function str(   c) {            # at a quote: skip the string
+		for (p++; p <= L; p++)
+			if ((c = substr(J, p, 1)) == "\\") p++
 			else if (c == "\"") { p++; return 1 }
-		}
-		return 0
 	}
 	function value(   c, d, s0) {    # skip one value, nested or not
-		c = substr(J, p, 1)
-		if (c == "\"") return str()
-		if (c == "{" || c == "[") {
-			for (d = 0; p <= L; p++) {
-				c = substr(J, p, 1)
-				if (c == "\"") { if (!str()) return 0; p-- }
-				else if (c == "{" || c == "[") d++
-				else if ((c == "}" || c == "]") && --d == 0) { p++; return 1 }
-			}
-			return 0
+		if ((c = substr(J, p, 1)) == "\"") return str()
+		if (c != "{" && c != "[") {
+			for (s0 = p; p <= L && !index(",}] \t\r\n", substr(J, p, 1)); p++) ;
+			return substr(J, s0, p - s0) ~ /^(true|false|null|-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][-+]?[0-9]+)?)$/
 		}
-		for (s0 = p; p <= L && !index(",}] \t\r\n", substr(J, p, 1)); p++) ;
-		return substr(J, s0, p - s0) ~ /^(true|false|null|-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][-+]?[0-9]+)?)$/
+		for (d = 0; p <= L; p++)
+			if ((c = substr(J, p, 1)) == "\"") { if (!str()) return 0; p-- }
+			else if (c == "{" || c == "[") d++
+			else if ((c == "}" || c == "]") && --d == 0) { p++; return 1 }
 	}
-	function parse(   ks, vs, key, c) {
+	function parse(   ks, vs, c) {   # top-level members into K[], V[]
 		p = 1; L = length(J); ws()
 		if (p > L) return 1                   # no file yet: start empty
-		if (substr(J, p, 1) != "{") return 0
-		p++; ws()
-		if (substr(J, p, 1) == "}") { p++; ws(); return p > L }
+		if (substr(J, p++, 1) != "{") return 0
+		ws(); if (substr(J, p, 1) == "}") { p++; ws(); return p > L }
 		for (;;) {
 			ws(); ks = p
 			if (substr(J, p, 1) != "\"" || !str()) return 0
-			key = substr(J, ks, p - ks); ws()
-			if (substr(J, p, 1) != ":") return 0
-			p++; ws(); vs = p
+			k = substr(J, ks, p - ks); ws()
+			if (substr(J, p++, 1) != ":") return 0
+			ws(); vs = p
 			if (!value()) return 0
-			if (!(key in V)) K[++n] = key
-			V[key] = substr(J, vs, p - vs); ws()
-			c = substr(J, p++, 1)
-			if (c == "}") { ws(); return p > L }
+			if (!(k in V)) K[++n] = k
+			V[k] = substr(J, vs, p - vs); ws()
+			if ((c = substr(J, p++, 1)) == "}") { ws(); return p > L }
 			if (c != ",") return 0
 		}
 	}
@@ -245,18 +226,19 @@ if [ "$count" -gt 0 ]; then
 	END {
 		if (!parse()) exit 3
 		split("as_of currency mrr arr customers burn runway_months cash headcount growth_mom_pct custom", KN, " ")
-		for (i = 1; i in KN; i++) {
-			k = "\"" KN[i] "\""
-			if (!(k in V)) { K[++n] = k; V[k] = KN[i] == "currency" ? "\"USD\"" : KN[i] == "custom" ? "{}" : "null" }
-		}
+		for (i = 1; i in KN; i++)
+			if (!((k = "\"" KN[i] "\"") in V)) {
+				K[++n] = k; V[k] = KN[i] == "currency" ? "\"USD\"" : KN[i] == "custom" ? "{}" : "null"
+			}
 		cu = V["\"currency\""]
 		cu = cu ~ /^"[A-Za-z]+"$/ ? " " substr(cu, 2, length(cu) - 2) : ""
+		# the memo lines, numbers first, with the previous value if known
 		split("mrr MRR|arr ARR|customers Customers|burn Burn|cash Cash|runway_months Runway|headcount Headcount|growth_mom_pct Growth", LB, "|")
 		for (i = 1; i in LB; i++) {
 			f = substr(LB[i], 1, index(LB[i], " ") - 1)
 			if (!(f in NEW)) continue
 			k = "\"" f "\""; old = V[k]; V[k] = NEW[f]
-			unit = f == "burn" ? cu " per month" : (f in MONEYF) ? cu : f == "runway_months" ? " months" : f == "growth_mom_pct" ? "% month over month" : ""
+			unit = f == "burn" ? cu " per month" : f ~ /^(mrr|arr|cash)$/ ? cu : f == "runway_months" ? " months" : f == "growth_mom_pct" ? "% month over month" : ""
 			was = (old ~ /^-?[0-9]/ && old + 0 != NEW[f] + 0) ? " (was " old ")" : ""
 			printf "- %s: %s%s%s\n", substr(LB[i], index(LB[i], " ") + 1), NEW[f], unit, was > NUMS
 		}
@@ -264,9 +246,7 @@ if [ "$count" -gt 0 ]; then
 		print "{"
 		for (i = 1; i <= n; i++) printf "  %s: %s%s\n", K[i], V[K[i]], (i < n ? "," : "")
 		print "}"
-	}
-	BEGIN { MONEYF["mrr"] = MONEYF["arr"] = MONEYF["cash"] = 1 }
-	' "$found" "$cur" > "$t_cur"
+	}' "$found" "$cur" > "$t_cur"
 	rc=$?
 	[ "$rc" -eq 3 ] && die "metrics/current.json is not a JSON object; left as it is"
 	[ "$rc" -eq 0 ] || die "writing metrics failed"
@@ -288,9 +268,13 @@ while [ -e "$memo" ]; do n=$((n + 1)); memo=deliverables/memos/$today-notes-$n.m
 	else printf 'The notes state no metric in a form the example agent reads.\n'; fi
 	printf '\n## Notes\n\n'
 	awk '{
-		sub(/\r$/, ""); sub(/^[ \t]+/, ""); sub(/[ \t]+$/, "")
-		if ($0 == "") next
-		printf "%s%s\n", (/^- / ? "" : "- "), $0
+		l = $0; sub(/^[ \t]+/, "", l)
+		# trailing blanks by hand: sub(/[ \t]+$/) is quadratic in mawk
+		for (n = length(l); n > 0; n--)
+			if ((c = substr(l, n, 1)) != " " && c != "\t" && c != "\r") break
+		if (n == 0) next
+		l = substr(l, 1, n)
+		printf "%s%s\n", (l ~ /^- / ? "" : "- "), l
 	}' "$notes"
 	printf '\nWritten by the example agent (.omni-system/example-agent.sh, no AI) for model %s.\n' "$model"
 } > "$t_memo" || die "writing the memo failed"
