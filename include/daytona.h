@@ -499,15 +499,6 @@ enum dt_err dt_sandbox_decode(struct json_object *obj,
 enum dt_err dt_session_decode(const char *body, size_t len,
     struct dt_session_info *out, char *why, size_t why_len);
 
-/*
- * 's' between single quotes for sh, each ' inside written as '\'' : the
- * shell reads the bytes back exactly, whatever they are.  Writes the
- * quoted text and a NUL to 'dst' when it is not NULL (it must hold the
- * returned length + 1).  Returns the quoted length, without the NUL.
- * Used for the exec script's exports and the provider's job command.
- */
-size_t dt_sh_quote(char *dst, const char *s);
-
 /* Percent-encode 's' for a path segment or a query value: new string. */
 char *dt_url_escape(const char *s);
 

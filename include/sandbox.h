@@ -369,12 +369,6 @@ int sbx_env_entry_valid(const char *kv);
  * NULL is an empty environment. */
 int sbx_env_valid(const char *const *env);
 
-/* 's' quoted for a POSIX shell: '...', each ' inside written as '\''.
- * For the few words Omni itself puts in a command (a configured program
- * name, a path); never a way to pass user text.  A new malloc'd string,
- * or NULL out of memory. */
-char *sbx_shell_quote(const char *s);
-
 /* The label key that carries the userId. */
 #define SBX_LABEL_USER "omni.user-id"
 

@@ -123,7 +123,7 @@ enum sbx_err sbx_daytona_new_with_client(const struct omni_config *cfg,
  *   echo $? > J/exit.tmp && mv -f J/exit.tmp J/exit; }
  *
  * (on one line) where J is SBX_JOB_DIR/<job_id> and each argv word is
- * single-quoted with dt_sh_quote(), so the shell hands the program the
+ * single-quoted with shell_quote() (shell_quote.h), so the shell hands the program the
  * words exactly and expands nothing in them.  The exit code goes through
  * exit.tmp so that a reader never sees a half-written 'exit'.  Nothing
  * else is in the text: no value of the environment.
@@ -138,7 +138,7 @@ enum sbx_err sbx_daytona_job_command(const char *job_id,
 
 /*
  * The job's environment file: "export NAME='value'\n" per "NAME=value"
- * of 'env' (values quoted with dt_sh_quote()), into '*out' (new string,
+ * of 'env' (values quoted with shell_quote() (shell_quote.h)), into '*out' (new string,
  * free()) and its length into '*len'.  An empty or NULL 'env' gives "".
  * SBX_EINVAL when 'env' fails sbx_env_valid(); SBX_ENOMEM.
  */

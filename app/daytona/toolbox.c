@@ -19,6 +19,7 @@
 #include "daytona_internal.h"
 #include "hex.h"
 #include "sandbox_path.h"
+#include "shell_quote.h"
 
 /* A command's timeout is capped at a day: a bound, not a policy. */
 #define EXEC_MAX_TIMEOUT_S 86400
@@ -104,32 +105,6 @@ static int shell_name_ok(const char *s)
 	return 1;
 }
 
-size_t dt_sh_quote(char *dst, const char *s)
-{
-	size_t n = 0;
-
-	if (dst != NULL)
-		dst[n] = '\'';
-	n++;
-	for (; *s != '\0'; s++) {
-		if (*s == '\'') {
-			/* close, an escaped quote, reopen */
-			if (dst != NULL)
-				memcpy(dst + n, "'\\''", 4);
-			n += 4;
-		} else {
-			if (dst != NULL)
-				dst[n] = *s;
-			n++;
-		}
-	}
-	if (dst != NULL) {
-		dst[n] = '\'';
-		dst[n + 1] = '\0';
-	}
-	return n + 1;
-}
-
 /*
  * The script the sandbox's sh runs: "export KEY='value'" per variable,
  * then the command, into '*out' (new string).  DT_EINVAL on a bad key,
@@ -146,7 +121,7 @@ static enum dt_err exec_script(const struct dt_exec_params *p, char **out)
 			return DT_EINVAL;
 		/* "export " KEY "=" 'VALUE' "\n" */
 		n += 7 + strlen(p->env[i].key) + 1 +
-		    dt_sh_quote(NULL, p->env[i].value) + 1;
+		    shell_quote(NULL, p->env[i].value) + 1;
 	}
 	if (n > DT_EXEC_SCRIPT_MAX)
 		return DT_ETOOLARGE;
@@ -154,7 +129,7 @@ static enum dt_err exec_script(const struct dt_exec_params *p, char **out)
 		return DT_ENOMEM;
 	for (i = 0; i < p->nenv; i++) {
 		len += (size_t)sprintf(s + len, "export %s=", p->env[i].key);
-		len += dt_sh_quote(s + len, p->env[i].value);
+		len += shell_quote(s + len, p->env[i].value);
 		s[len++] = '\n';
 	}
 	memcpy(s + len, p->command, strlen(p->command) + 1);

@@ -38,6 +38,7 @@
 #include "inngest_step.h"
 #include "omni_worker.h"
 #include "sandbox.h"
+#include "shell_quote.h"
 #include "tasks.h"
 #include "timeutil.h"
 
@@ -221,7 +222,7 @@ static char *preflight_script(const struct pk *k)
 	    k->cfg->agent_key == NULL;
 
 	if (agent_argv_build(&a, k->cfg->agent_cmd, k->model) != 0 ||
-	    (prog = sbx_shell_quote(a.v[0])) == NULL)
+	    (prog = shell_quote_dup(a.v[0])) == NULL)
 		return NULL;
 	/* 'key' passed cfgval_check_env_name: a plain variable name. */
 	if (asprintf(&script, "[ -f .omni-system/README.md ] || exit %d; "

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "sandbox.h"
 #include "sandbox_daytona.h"
+#include "shell_quote.h"
 #include "sandbox_path.h"
 
 struct dt_provider {
@@ -529,18 +530,18 @@ static int temp_path_for(const char *path, char *out, size_t len)
  * name that starts with '-' stays a name. */
 static char *path_command(const char *verb, const char *a, const char *b)
 {
-	size_t n = strlen(verb) + 4 + dt_sh_quote(NULL, a) +
-	    (b != NULL ? 1 + dt_sh_quote(NULL, b) : 0);
+	size_t n = strlen(verb) + 4 + shell_quote(NULL, a) +
+	    (b != NULL ? 1 + shell_quote(NULL, b) : 0);
 	char *cmd = malloc(n + 1);
 	size_t at;
 
 	if (cmd == NULL)
 		return NULL;
 	at = (size_t)sprintf(cmd, "%s -- ", verb);
-	at += dt_sh_quote(cmd + at, a);
+	at += shell_quote(cmd + at, a);
 	if (b != NULL) {
 		cmd[at++] = ' ';
-		dt_sh_quote(cmd + at, b);
+		shell_quote(cmd + at, b);
 	}
 	return cmd;
 }
@@ -716,7 +717,7 @@ static size_t put(char *dst, size_t at, const char *s)
 
 static size_t put_quoted(char *dst, size_t at, const char *s)
 {
-	return at + dt_sh_quote(dst != NULL ? dst + at : NULL, s);
+	return at + shell_quote(dst != NULL ? dst + at : NULL, s);
 }
 
 /* The paths of a job's files (SBX_JOB_DIR/<job_id>/...). */

@@ -195,27 +195,3 @@ const char *sbx_strerror(enum sbx_err err)
 		return "unknown sandbox error";
 	return text[err];
 }
-
-char *sbx_shell_quote(const char *s)
-{
-	size_t n = 2, i;
-	char *q, *w;
-
-	for (i = 0; s[i] != '\0'; i++)
-		n += s[i] == '\'' ? 4 : 1;
-	if ((q = malloc(n + 1)) == NULL)
-		return NULL;
-	w = q;
-	*w++ = '\'';
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] == '\'') {
-			memcpy(w, "'\\''", 4);
-			w += 4;
-		} else {
-			*w++ = s[i];
-		}
-	}
-	*w++ = '\'';
-	*w = '\0';
-	return q;
-}

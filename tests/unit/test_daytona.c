@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "daytona.h"
+#include "shell_quote.h"
 
 /* ---- a scripted transport ---------------------------------------------- */
 
@@ -1261,7 +1262,7 @@ static void test_session_exec_async(void **state)
 	dt_client_free(c);
 }
 
-/* dt_sh_quote() gives sh the bytes back: printf them through a real sh. */
+/* shell_quote() gives sh the bytes back: printf them through a real sh. */
 static void test_sh_quote_round_trips(void **state)
 {
 	static const char *const words[] = {
@@ -1276,9 +1277,9 @@ static void test_sh_quote_round_trips(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
 		n = (size_t)snprintf(cmd, sizeof(cmd), "printf %%s ");
-		len = dt_sh_quote(NULL, words[i]);
+		len = shell_quote(NULL, words[i]);
 		assert_true(n + len < sizeof(cmd));
-		assert_int_equal(dt_sh_quote(cmd + n, words[i]), len);
+		assert_int_equal(shell_quote(cmd + n, words[i]), len);
 		assert_int_equal(strlen(cmd + n), len);
 		f = popen(cmd, "r");
 		assert_non_null(f);
@@ -1287,7 +1288,7 @@ static void test_sh_quote_round_trips(void **state)
 		assert_int_equal(pclose(f), 0);
 		assert_string_equal(out, words[i]);
 	}
-	dt_sh_quote(cmd, "it's");
+	shell_quote(cmd, "it's");
 	assert_string_equal(cmd, "'it'\\''s'");
 }
 
