@@ -25,6 +25,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loopback_listen.h"
+
 #define LB_POLL_MS 50
 
 struct lb_server {
@@ -183,33 +185,21 @@ static void *lb_main(void *arg)
 /* Listen on 127.0.0.1:0 and serve 'reply'; 0 or -1. */
 static int lb_start(struct lb_server *s, const char *reply)
 {
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-
 	memset(s, 0, sizeof(*s));
 	s->reply = reply;
 	atomic_init(&s->stop, 0);
 	atomic_init(&s->accepts, 0);
 	atomic_init(&s->requests, 0);
 	atomic_init(&s->cloexec, -1);
-	s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s->fd < 0)
+	/* The port before the thread starts: it compares ports against
+	 * it. */
+	if ((s->fd = listen_loopback(&s->port)) < 0)
 		return -1;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(s->fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    listen(s->fd, 8) != 0 ||
-	    getsockname(s->fd, (struct sockaddr *)&a, &len) != 0)
-		goto fail;
-	/* Before the thread starts: it compares ports against it. */
-	s->port = ntohs(a.sin_port);
-	if (pthread_create(&s->thread, NULL, lb_main, s) != 0)
-		goto fail;
+	if (pthread_create(&s->thread, NULL, lb_main, s) != 0) {
+		close(s->fd);
+		return -1;
+	}
 	return 0;
-fail:
-	close(s->fd);
-	return -1;
 }
 
 static void lb_stop(struct lb_server *s)

@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "loopback_listen.h"
 #include "rm_tree.h"
 #include "sandbox.h"
 #include "sandbox_local.h"
@@ -319,23 +320,6 @@ static void missing_program_ends_with_127(void **state)
 	st = wait_end(state, "j8", 10000);
 	assert_int_equal(st.state, SBX_JOB_EXITED);
 	assert_true(st.exit_code == 127 || st.exit_code == 1);
-}
-
-static int listen_loopback(int *port)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    listen(s, 8) != 0 ||
-	    getsockname(s, (struct sockaddr *)&a, &len) != 0)
-		return -1;
-	*port = ntohs(a.sin_port);
-	return s;
 }
 
 /* Under bwrap a job has no network unless the spec asks for the host's

@@ -35,6 +35,7 @@
 
 #include "sandbox.h"
 #include "sandbox_local.h"
+#include "loopback_listen.h"
 #include "rm_tree.h"
 
 struct fixture {
@@ -774,23 +775,6 @@ static void command_dies_with_its_worker_under_bwrap(void **state)
 }
 
 /* ---- isolation ---- */
-
-static int listen_loopback(int *port)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    listen(s, 8) != 0 ||
-	    getsockname(s, (struct sockaddr *)&a, &len) != 0)
-		return -1;
-	*port = ntohs(a.sin_port);
-	return s;
-}
 
 static void network_is_unreachable_under_bwrap(void **state)
 {
