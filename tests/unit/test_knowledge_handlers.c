@@ -31,6 +31,7 @@
 #include "rm_tree.h"
 
 #include "config.h"
+#include "handler_call.h"
 #include "handlers.h"
 #include "http.h"
 #include "http_client.h"
@@ -129,79 +130,20 @@ static struct json_object *sent_event(void)
 
 /* ---- requests ---- */
 
-struct body {
-	const char *data;
-	size_t len, off;
-};
-
-static long read_body(void *ctx, char *buf, size_t len)
-{
-	struct body *b = ctx;
-	size_t n = b->len - b->off;
-
-	if (n > len)
-		n = len;
-	if (n > 0)
-		memcpy(buf, b->data + b->off, n);
-	b->off += n;
-	return (long)n;
-}
-
-struct reply {
-	int status;
-	struct json_object *json; /* owned */
-	char retry_after[16];
-};
-
-/* Call 'h' with 'method' 'uri' and, when 'json' is not NULL, that body. */
-static struct reply call(route_handler h, const char *method,
+/* Call 'h' with 'method' 'uri' and, when 'json' is not NULL, that body:
+ * always a JSON answer. */
+static struct handler_reply call(route_handler h, const char *method,
     const char *uri, const char *json)
 {
-	char m[48], u[1024], q[1024], cl[48];
-	char *envp[8];
-	struct http_request req;
-	struct http_response resp;
-	struct body b = { json, json ? strlen(json) : 0, 0 };
-	struct reply r;
-	const char *qs = strchr(uri, '?'), *ra;
-	int n = 0;
+	struct handler_reply r = handler_call(h, &worker, &cfg, subject,
+	    1 << 20, method, uri, json);
 
-	snprintf(m, sizeof(m), "REQUEST_METHOD=%s", method);
-	snprintf(u, sizeof(u), "REQUEST_URI=%s", uri);
-	snprintf(q, sizeof(q), "QUERY_STRING=%s", qs ? qs + 1 : "");
-	snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%zu", b.len);
-	envp[n++] = m;
-	envp[n++] = u;
-	envp[n++] = q;
-	if (json != NULL) {
-		envp[n++] = cl;
-		envp[n++] = (char *)(uintptr_t)"CONTENT_TYPE=application/json";
-	}
-	envp[n] = NULL;
-	assert_int_equal(http_request_parse(&req, envp, read_body, &b, 1 << 20,
-	    &cfg), HTTP_PARSE_OK);
-	req.app = &worker;
-	if (subject != NULL)
-		snprintf(req.auth_subject, sizeof(req.auth_subject), "%s",
-		    subject);
-	if (json != NULL)
-		assert_int_equal(json_parse_object(req.body, req.body_len,
-		    &req.json, NULL, 0), JSON_OK);
-	http_response_init(&resp);
-	h(&req, &resp);
-	memset(&r, 0, sizeof(r));
-	r.status = resp.status;
-	ra = http_response_get_header(&resp, "Retry-After");
-	snprintf(r.retry_after, sizeof(r.retry_after), "%s", ra ? ra : "");
-	assert_string_equal(resp.content_type, "application/json");
-	r.json = json_tokener_parse(resp.body);
+	assert_string_equal(r.content_type, "application/json");
 	assert_non_null(r.json);
-	http_response_free(&resp);
-	http_request_free(&req);
 	return r;
 }
 
-static void done(struct reply *r)
+static void done(struct handler_reply *r)
 {
 	json_object_put(r->json);
 	r->json = NULL;
@@ -222,12 +164,12 @@ static const char *str(struct json_object *o, const char *k)
 	return v != NULL ? json_object_get_string(v) : NULL;
 }
 
-static const char *err_code(struct reply *r)
+static const char *err_code(struct handler_reply *r)
 {
 	return str(get(r->json, "error"), "code");
 }
 
-static const char *err_field(struct reply *r)
+static const char *err_field(struct handler_reply *r)
 {
 	return str(get(get(r->json, "error"), "details"), "field");
 }
@@ -407,7 +349,7 @@ static void process_validation_names_the_field(void **state)
 		    "\"taskId\":\"t\",\"env\":{\"A\":\"n\\u0000ul\"}}", "env" },
 	};
 	char body[1024], big[6000];
-	struct reply r;
+	struct handler_reply r;
 	size_t i;
 
 	(void)state;
@@ -472,7 +414,7 @@ static void process_sends_the_event_and_marks_queued(void **state)
 {
 	struct json_object *ev, *data, *q = NULL;
 	const char *job;
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	r = call(handle_knowledge_process, "POST", "/api/knowledge/process",
@@ -509,7 +451,7 @@ static void process_sends_the_event_and_marks_queued(void **state)
 static void process_passes_model_and_env(void **state)
 {
 	struct json_object *ev, *env;
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	{
@@ -539,7 +481,7 @@ static void process_passes_model_and_env(void **state)
 static void process_other_users_sandbox_is_404(void **state)
 {
 	char body[512];
-	struct reply r, u;
+	struct handler_reply r, u;
 
 	(void)state;
 	snprintf(body, sizeof(body), "{\"input\":\"x\",\"sandboxId\":\"%s\","
@@ -562,7 +504,7 @@ static void process_other_users_sandbox_is_404(void **state)
 
 static void process_creating_is_409(void **state)
 {
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	set_state(&alice, "creating");
@@ -577,7 +519,7 @@ static void process_creating_is_409(void **state)
 
 static void process_starts_a_stopped_sandbox(void **state)
 {
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	assert_int_equal(worker.sandbox->ops->stop(worker.sandbox, alice.id,
@@ -593,7 +535,7 @@ static void process_starts_a_stopped_sandbox(void **state)
 
 static void process_error_state_is_500(void **state)
 {
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	set_state(&alice, "error");
@@ -609,7 +551,7 @@ static void process_error_state_is_500(void **state)
  * with Retry-After, and the sandbox untouched. */
 static void process_send_failure_is_503(void **state)
 {
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	inngest_answers(fail_reply);
@@ -633,7 +575,7 @@ static void process_send_failure_is_503(void **state)
 
 static void process_jwt_user_must_be_the_subject(void **state)
 {
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	cfg.auth = CFG_AUTH_JWT;
@@ -657,7 +599,7 @@ static void process_jwt_user_must_be_the_subject(void **state)
 static void process_logs_no_user_text(void **state)
 {
 	char path[128], logbuf[8192], body[512];
-	struct reply r;
+	struct handler_reply r;
 	ssize_t n;
 	int fd, saved;
 
@@ -692,7 +634,7 @@ static void process_logs_no_user_text(void **state)
 
 /* ---- GET /api/task/results ---- */
 
-static struct reply results(const char *task, const char *user)
+static struct handler_reply results(const char *task, const char *user)
 {
 	char uri[256];
 
@@ -714,7 +656,7 @@ static void results_validation(void **state)
 		{ "/api/task/results?taskId=t", "userId" },
 		{ "/api/task/results?taskId=t&userId=a%2Fb", "userId" },
 	};
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -739,7 +681,7 @@ static void results_validation(void **state)
 static void results_not_found_queued_running(void **state)
 {
 	struct json_object *m;
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	r = results("t", "alice");
@@ -777,7 +719,7 @@ static void results_not_found_queued_running(void **state)
 static void results_found_is_the_stored_result(void **state)
 {
 	struct json_object *res = NULL;
-	struct reply r;
+	struct handler_reply r;
 	static const char stored[] = "{\"taskId\":\"t\",\"success\":true,"
 	    "\"result\":\"wrote it\",\"messages\":[{\"type\":\"done\"}],"
 	    "\"files\":[{\"path\":\"updates/a.md\"}],\"error\":null,"
@@ -805,7 +747,7 @@ static void results_found_is_the_stored_result(void **state)
 
 static void results_sandbox_states(void **state)
 {
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	assert_int_equal(worker.sandbox->ops->stop(worker.sandbox, alice.id,
@@ -829,7 +771,7 @@ static void results_sandbox_states(void **state)
 
 /* ---- GET /api/knowledge/query ---- */
 
-static struct reply query(const char *q)
+static struct handler_reply query(const char *q)
 {
 	char uri[900];
 
@@ -842,7 +784,7 @@ static struct reply query(const char *q)
 }
 
 /* The entity of the answer with this type and id, or NULL. */
-static struct json_object *entity(struct reply *r, const char *type,
+static struct json_object *entity(struct handler_reply *r, const char *type,
     const char *id)
 {
 	struct json_object *a = get(r->json, "entities");
@@ -878,7 +820,7 @@ static void workspace_with_stakeholders(void)
 static void query_entities_from_both_sources(void **state)
 {
 	struct json_object *e;
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	workspace_with_stakeholders();
@@ -928,7 +870,7 @@ static void put_result(const char *task, const char *json)
 static void query_tasks_newest_first(void **state)
 {
 	struct json_object *t, *first;
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	put_result("old", "{\"success\":true,\"result\":\"March update\","
@@ -977,7 +919,7 @@ static void query_tasks_newest_first(void **state)
 static void query_patterns_with_line_numbers(void **state)
 {
 	struct json_object *p, *f, *m;
-	struct reply r;
+	struct handler_reply r;
 	char *big;
 
 	(void)state;
@@ -1027,7 +969,7 @@ static void query_patterns_with_line_numbers(void **state)
 static void query_is_a_literal(void **state)
 {
 	struct json_object *p;
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	put("updates/a.md", "plain line\nprice is $(x) today\nwild .* card\n");
@@ -1065,7 +1007,7 @@ static void query_bounds_matches_and_line_text(void **state)
 	const char *text;
 	char file[4096];
 	size_t o = 0;
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	for (int i = 0; i < 8; i++)
@@ -1097,7 +1039,7 @@ static void query_bounds_matches_and_line_text(void **state)
 static void query_empty_lists_files(void **state)
 {
 	struct json_object *p, *f;
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	put("metrics/current.json", "{}");
@@ -1117,7 +1059,7 @@ static void query_empty_lists_files(void **state)
 static void query_validation_and_states(void **state)
 {
 	char q[400];
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	r = call(handle_knowledge_query, "GET", "/api/knowledge/query", NULL);

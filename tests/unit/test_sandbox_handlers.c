@@ -33,6 +33,7 @@
 
 
 #include "config.h"
+#include "handler_call.h"
 #include "handlers.h"
 #include "http.h"
 #include "json_util.h"
@@ -58,74 +59,14 @@ static int init_with(const struct omni_config *c, char *err, size_t len)
 	return sandbox_handlers_init(&worker, err, len);
 }
 
-struct body {
-	const char *data;
-	size_t len, off;
-};
-
-static long read_body(void *ctx, char *buf, size_t len)
-{
-	struct body *b = ctx;
-	size_t n = b->len - b->off;
-
-	if (n > len)
-		n = len;
-	if (n > 0)
-		memcpy(buf, b->data + b->off, n);
-	b->off += n;
-	return (long)n;
-}
-
-struct reply {
-	int status;
-	struct json_object *json; /* owned */
-	char content_type[64];
-};
-
 /*
  * Call 'h' with a request for 'method' 'uri' ("/path?query") and, when
- * 'json' is not NULL, that JSON body.
+ * 'json' is not NULL, that JSON body (handler_call.h).
  */
-static struct reply call(route_handler h, const char *method,
+static struct handler_reply call(route_handler h, const char *method,
     const char *uri, const char *json)
 {
-	char m[48], u[512], q[512], cl[48];
-	char *envp[8];
-	struct http_request req;
-	struct http_response resp;
-	struct body b = { json, json ? strlen(json) : 0, 0 };
-	struct reply r;
-	const char *qs = strchr(uri, '?');
-	int n = 0;
-
-	snprintf(m, sizeof(m), "REQUEST_METHOD=%s", method);
-	snprintf(u, sizeof(u), "REQUEST_URI=%s", uri);
-	snprintf(q, sizeof(q), "QUERY_STRING=%s", qs ? qs + 1 : "");
-	snprintf(cl, sizeof(cl), "CONTENT_LENGTH=%zu", b.len);
-	envp[n++] = m;
-	envp[n++] = u;
-	envp[n++] = q;
-	if (json != NULL) {
-		envp[n++] = cl;
-		envp[n++] = (char *)(uintptr_t)"CONTENT_TYPE=application/json";
-	}
-	envp[n] = NULL;
-	assert_int_equal(http_request_parse(&req, envp, read_body, &b, 65536,
-	    &cfg), HTTP_PARSE_OK);
-	req.app = &worker;
-	if (json != NULL)
-		assert_int_equal(json_parse_object(req.body, req.body_len,
-		    &req.json, NULL, 0), JSON_OK);
-	http_response_init(&resp);
-	h(&req, &resp);
-	memset(&r, 0, sizeof(r));
-	r.status = resp.status;
-	snprintf(r.content_type, sizeof(r.content_type), "%s",
-	    resp.content_type ? resp.content_type : "");
-	r.json = resp.body ? json_tokener_parse(resp.body) : NULL;
-	http_response_free(&resp);
-	http_request_free(&req);
-	return r;
+	return handler_call(h, &worker, &cfg, NULL, 65536, method, uri, json);
 }
 
 static const char *str(struct json_object *o, const char *k)
@@ -137,7 +78,7 @@ static const char *str(struct json_object *o, const char *k)
 	return json_object_get_string(v);
 }
 
-static const char *err_code(struct reply *r)
+static const char *err_code(struct handler_reply *r)
 {
 	struct json_object *e;
 
@@ -146,7 +87,7 @@ static const char *err_code(struct reply *r)
 	return str(e, "code");
 }
 
-static const char *err_field(struct reply *r)
+static const char *err_field(struct handler_reply *r)
 {
 	struct json_object *e, *d;
 
@@ -156,7 +97,7 @@ static const char *err_field(struct reply *r)
 	return str(d, "field");
 }
 
-static void done(struct reply *r)
+static void done(struct handler_reply *r)
 {
 	json_object_put(r->json);
 	r->json = NULL;
@@ -188,16 +129,16 @@ static void use_jwt(void)
  * route, JSON when 'json' is not NULL), with a bearer token for 'sub'
  * when 'sub' is not NULL.
  */
-static struct reply call_as(const char *sub, route_handler h,
+static struct handler_reply call_as(const char *sub, route_handler h,
     const char *method, const char *uri, const char *json)
 {
 	char m[48], u[512], path[512], q[512], cl[48], auth[1024];
 	char *envp[8];
 	struct http_request req;
 	struct http_response resp;
-	struct body b = { json, json ? strlen(json) : 0, 0 };
+	struct handler_body b = { json, json ? strlen(json) : 0, 0 };
 	struct route row;
-	struct reply r;
+	struct handler_reply r;
 	const char *qs = strchr(uri, '?');
 	int n = 0;
 
@@ -221,7 +162,7 @@ static struct reply call_as(const char *sub, route_handler h,
 	envp[n] = NULL;
 	row = (struct route){ method, path, h,
 	    json != NULL ? ROUTE_BODY_JSON : ROUTE_BODY_NONE, ROUTE_USER, 0, 0 };
-	assert_int_equal(http_request_parse(&req, envp, read_body, &b, 65536,
+	assert_int_equal(http_request_parse(&req, envp, handler_read_body, &b, 65536,
 	    &cfg), HTTP_PARSE_OK);
 	req.app = &worker;
 	http_response_init(&resp);
@@ -240,7 +181,7 @@ static struct reply call_as(const char *sub, route_handler h,
 static void create_as(const char *user, char *id, size_t len)
 {
 	char body[160];
-	struct reply r;
+	struct handler_reply r;
 
 	snprintf(body, sizeof(body), "{\"userId\":\"%s\"}", user);
 	r = call_as(cfg.auth == CFG_AUTH_JWT ? user : NULL,
@@ -289,7 +230,7 @@ static int teardown(void **state)
 
 static void create_answers_contract_shape(void **state)
 {
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	r = call(handle_sandbox_create, "POST", "/api/sandbox/create",
@@ -308,7 +249,7 @@ static void create_answers_contract_shape(void **state)
 
 static void create_reuses_the_users_sandbox(void **state)
 {
-	struct reply a, b;
+	struct handler_reply a, b;
 
 	(void)state;
 	a = call(handle_sandbox_create, "POST", "/api/sandbox/create",
@@ -326,7 +267,7 @@ static void create_restarts_a_stopped_sandbox(void **state)
 {
 	struct sbx_local_opts o;
 	struct sbx_provider *p;
-	struct reply a, s, b;
+	struct handler_reply a, s, b;
 
 	(void)state;
 	a = call(handle_sandbox_create, "POST", "/api/sandbox/create",
@@ -365,7 +306,7 @@ static void create_validation_names_the_field(void **state)
 		"{\"user\":\"alice\"}",
 	};
 	char big[300];
-	struct reply r;
+	struct handler_reply r;
 	size_t i;
 
 	(void)state;
@@ -387,7 +328,7 @@ static void create_validation_names_the_field(void **state)
 
 static void status_answers_contract_shape(void **state)
 {
-	struct reply c, s;
+	struct handler_reply c, s;
 	char uri[128];
 
 	(void)state;
@@ -407,7 +348,7 @@ static void status_answers_contract_shape(void **state)
 
 static void status_errors(void **state)
 {
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	r = call(handle_sandbox_status, "GET", "/api/sandbox/status", NULL);
@@ -437,7 +378,7 @@ static void status_errors(void **state)
 
 static void delete_then_gone(void **state)
 {
-	struct reply c, d, s;
+	struct handler_reply c, d, s;
 	char uri[128];
 
 	(void)state;
@@ -472,7 +413,7 @@ static void delete_then_gone(void **state)
 static void provider_conflict_is_error_model(void **state)
 {
 	char name[SBX_NAME_MAX], path[1024];
-	struct reply r;
+	struct handler_reply r;
 	FILE *f;
 
 	(void)state;
@@ -527,7 +468,7 @@ static void init_failure_names_the_variable(void **state)
 	assert_non_null(strstr(err, "OMNI_DATA_DIR"));
 	/* without a provider the endpoints answer 503, not a crash */
 	{
-		struct reply r = call(handle_sandbox_status, "GET",
+		struct handler_reply r = call(handle_sandbox_status, "GET",
 		    "/api/sandbox/status?id=abc", NULL);
 		char detail[64];
 
@@ -738,7 +679,7 @@ static void ready_check_is_bounded_and_cached(void **state)
 /* A ready sandbox for "erin"; its id is written into 'id'. */
 static void ready_sandbox(char *id, size_t len)
 {
-	struct reply c = call(handle_sandbox_create, "POST",
+	struct handler_reply c = call(handle_sandbox_create, "POST",
 	    "/api/sandbox/create", "{\"userId\":\"erin\"}");
 
 	assert_int_equal(c.status, 200);
@@ -747,12 +688,12 @@ static void ready_sandbox(char *id, size_t len)
 	done(&c);
 }
 
-static struct reply exec_call(const char *id, const char *command,
+static struct handler_reply exec_call(const char *id, const char *command,
     const char *extra)
 {
 	struct json_object *o = json_object_new_object();
 	char body[1024];
-	struct reply r;
+	struct handler_reply r;
 
 	json_object_object_add(o, "sandboxId", json_object_new_string(id));
 	json_object_object_add(o, "command", json_object_new_string(command));
@@ -816,7 +757,7 @@ static void debug_exec_validation_names_the_field(void **state)
 		    "\"timeoutS\":9223372036854775807}", "timeoutS" },
 	};
 	char big[9000];
-	struct reply r;
+	struct handler_reply r;
 	size_t i;
 
 	(void)state;
@@ -843,7 +784,7 @@ static void debug_exec_validation_names_the_field(void **state)
 static void debug_exec_runs_the_command(void **state)
 {
 	char id[SBX_ID_MAX];
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	ready_sandbox(id, sizeof(id));
@@ -862,7 +803,7 @@ static void debug_exec_time_limit(void **state)
 {
 	char id[SBX_ID_MAX];
 	long long t0;
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	ready_sandbox(id, sizeof(id));
@@ -878,7 +819,7 @@ static void debug_exec_time_limit(void **state)
 static void debug_exec_output_is_capped_and_utf8(void **state)
 {
 	char id[SBX_ID_MAX];
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	ready_sandbox(id, sizeof(id));
@@ -903,7 +844,7 @@ static void debug_exec_provider_errors(void **state)
 {
 	char id[SBX_ID_MAX], err[256];
 	struct sbx_provider *p;
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	r = exec_call("omni-00000000000000000000000000000000", "true", NULL);
@@ -928,7 +869,7 @@ static void debug_exec_provider_errors(void **state)
 
 static void jwt_create_for_own_subject(void **state)
 {
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	use_jwt();
@@ -944,7 +885,7 @@ static void jwt_create_for_another_user_is_403(void **state)
 {
 	char name[SBX_NAME_MAX];
 	struct sbx_info info;
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	use_jwt();
@@ -967,7 +908,7 @@ static void jwt_create_for_another_user_is_403(void **state)
 static void jwt_status_of_own_sandbox(void **state)
 {
 	char id[SBX_ID_MAX], uri[192];
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	use_jwt();
@@ -983,7 +924,7 @@ static void jwt_status_of_own_sandbox(void **state)
 static void jwt_status_of_another_users_sandbox_is_404(void **state)
 {
 	char id[SBX_ID_MAX], uri[192];
-	struct reply r, unknown;
+	struct handler_reply r, unknown;
 
 	(void)state;
 	use_jwt();
@@ -1005,7 +946,7 @@ static void jwt_status_of_another_users_sandbox_is_404(void **state)
 static void jwt_delete_of_another_users_sandbox_is_404(void **state)
 {
 	char id[SBX_ID_MAX], uri[192];
-	struct reply r, unknown;
+	struct handler_reply r, unknown;
 
 	(void)state;
 	use_jwt();
@@ -1031,7 +972,7 @@ static void jwt_delete_of_another_users_sandbox_is_404(void **state)
 static void jwt_delete_of_own_sandbox(void **state)
 {
 	char id[SBX_ID_MAX], uri[192];
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	use_jwt();
@@ -1047,7 +988,7 @@ static void jwt_delete_of_own_sandbox(void **state)
 static void jwt_debug_exec_only_in_own_sandbox(void **state)
 {
 	char id[SBX_ID_MAX], body[256], path[512];
-	struct reply r;
+	struct handler_reply r;
 	struct stat st;
 
 	(void)state;
@@ -1075,7 +1016,7 @@ static void jwt_debug_exec_only_in_own_sandbox(void **state)
 static void jwt_without_subject_owns_nothing(void **state)
 {
 	char id[SBX_ID_MAX], uri[192];
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	create_as("bob", id, sizeof(id));
@@ -1094,7 +1035,7 @@ static void jwt_without_subject_owns_nothing(void **state)
 static void auth_none_reaches_any_sandbox(void **state)
 {
 	char id[SBX_ID_MAX], uri[192];
-	struct reply r;
+	struct handler_reply r;
 
 	(void)state;
 	create_as("bob", id, sizeof(id));
