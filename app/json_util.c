@@ -2,6 +2,7 @@
  * json_util.c -- strict parsing and typed field access over json-c.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json_util.h"
@@ -317,4 +318,29 @@ const char *json_compact(struct json_object *obj)
 {
 	return json_object_to_json_string_ext(obj,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+char *json_utf8_clean(const char *s, size_t n, size_t max, size_t *out_len)
+{
+	static const char repl[] = "\xef\xbf\xbd";
+	size_t i = 0, o = 0;
+	char *out = malloc(max + 1);
+
+	if (out == NULL)
+		return NULL;
+	while (i < n) {
+		size_t k = json_utf8_sequence((const unsigned char *)s + i,
+		    n - i);
+		size_t w = k > 0 ? k : sizeof(repl) - 1;
+
+		if (o + w > max)
+			break;
+		memcpy(out + o, k > 0 ? s + i : repl, w);
+		o += w;
+		i += k > 0 ? k : 1;
+	}
+	out[o] = '\0';
+	if (out_len != NULL)
+		*out_len = o;
+	return out;
 }

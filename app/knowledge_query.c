@@ -85,24 +85,12 @@ static int string_matches(const struct kq_ctx *c, const char *s)
  */
 static struct json_object *utf8_string(const char *s, size_t n, size_t max)
 {
-	static const char repl[] = "\xef\xbf\xbd";
 	struct json_object *o;
-	size_t i = 0, w = 0;
-	char *buf = malloc(max + 1);
+	size_t w = 0;
+	char *buf = json_utf8_clean(s, n, max, &w);
 
 	if (buf == NULL)
 		return NULL;
-	while (i < n) {
-		size_t k = json_utf8_sequence((const unsigned char *)s + i,
-		    n - i);
-		size_t len = k > 0 ? k : sizeof(repl) - 1;
-
-		if (w + len > max)
-			break;
-		memcpy(buf + w, k > 0 ? s + i : repl, len);
-		w += len;
-		i += k > 0 ? k : 1;
-	}
 	o = json_object_new_string_len(buf, (int)w);
 	free(buf);
 	return o;

@@ -28,21 +28,14 @@
 #define MESSAGES_FILE_MAX ((size_t)(TASK_MESSAGES_MAX + 1) * MESSAGE_LINE_MAX)
 #define QUEUED_FILE_MAX 4096
 
+/* A task id names a folder exactly as a job id does (sandbox.h): one
+ * rule for both. */
+_Static_assert(TASK_ID_CHARS == SBX_JOB_ID_CHARS,
+    "task and job ids share their rule");
+
 int task_id_valid(const char *task_id)
 {
-	size_t n = 0;
-
-	if (task_id == NULL)
-		return 0;
-	for (const char *s = task_id; *s != '\0'; s++, n++) {
-		char c = *s;
-
-		if (n >= TASK_ID_CHARS || !((c >= 'a' && c <= 'z') ||
-		    (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '_' || c == '-'))
-			return 0;
-	}
-	return n > 0;
+	return sbx_job_id_valid(task_id);
 }
 
 int task_path(char *buf, size_t len, const char *task_id, const char *file)
@@ -149,41 +142,13 @@ static enum sbx_err write_object(struct sbx_provider *p,
 	return sbx_write_file(p, sandbox_id, path, s, n, why);
 }
 
-/*
- * Copy at most 'max' bytes of 's' into a new string, ending on a UTF-8
- * boundary; a byte that starts no well-formed sequence becomes U+FFFD,
- * so what is kept is always valid JSON text.  NULL out of memory.
- */
-static char *utf8_cut(const char *s, size_t max)
-{
-	static const char repl[] = "\xef\xbf\xbd";
-	size_t n = strlen(s), i = 0, o = 0;
-	char *out = malloc(max + 1);
-
-	if (out == NULL)
-		return NULL;
-	while (i < n) {
-		size_t k = json_utf8_sequence((const unsigned char *)s + i,
-		    n - i);
-		const char *src = k > 0 ? s + i : repl;
-		size_t w = k > 0 ? k : sizeof(repl) - 1;
-
-		if (o + w > max)
-			break;
-		memcpy(out + o, src, w);
-		o += w;
-		i += k > 0 ? k : 1;
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /* One message line's object (without the newline), or NULL. */
 static struct json_object *message_new(const char *job_id,
     enum task_msg type, const char *text)
 {
 	struct json_object *m = json_object_new_object();
-	char *cut = utf8_cut(text != NULL ? text : "", TASK_MESSAGE_CHARS);
+	const char *t = text != NULL ? text : "";
+	char *cut = json_utf8_clean(t, strlen(t), TASK_MESSAGE_CHARS, NULL);
 
 	if (m == NULL || cut == NULL) {
 		json_object_put(m);

@@ -61,6 +61,16 @@ enum json_err json_get_opt_string(struct json_object *obj, const char *key,
  */
 size_t json_utf8_sequence(const unsigned char *p, size_t n);
 
+/*
+ * At most 'max' bytes of s[0..n) as a new NUL-terminated string (malloc'd,
+ * the caller frees) that is always valid UTF-8: cut on a sequence
+ * boundary, and each byte that starts no well-formed sequence replaced by
+ * U+FFFD.  For text read from a sandbox that goes back out as JSON.  The
+ * length, without the NUL, into '*out_len' (may be NULL).  NULL out of
+ * memory.
+ */
+char *json_utf8_clean(const char *s, size_t n, size_t max, size_t *out_len);
+
 /* Text for an error, for the details of a VALIDATION_ERROR. */
 const char *json_strerror(enum json_err err);
 

@@ -584,6 +584,31 @@ test_compact_no_spaces_no_slash_escape(void **state)
 	json_object_put(o);
 }
 
+static void
+test_utf8_clean_cuts_and_replaces(void **state)
+{
+	size_t n = 0;
+	char *s;
+
+	(void)state;
+	/* Cut on the boundary: "é" is two bytes, never one. */
+	s = json_utf8_clean("a\xc3\xa9" "b", 4, 2, &n);
+	assert_string_equal(s, "a");
+	assert_int_equal(n, 1);
+	free(s);
+	s = json_utf8_clean("a\xc3\xa9" "b", 4, 3, &n);
+	assert_string_equal(s, "a\xc3\xa9");
+	free(s);
+	/* A stray byte becomes U+FFFD (three bytes). */
+	s = json_utf8_clean("x\xff" "y", 3, 16, &n);
+	assert_string_equal(s, "x\xef\xbf\xbd" "y");
+	assert_int_equal(n, 5);
+	free(s);
+	s = json_utf8_clean("", 0, 0, NULL);
+	assert_string_equal(s, "");
+	free(s);
+}
+
 int
 main(void)
 {
@@ -623,6 +648,7 @@ main(void)
 		cmocka_unit_test(test_get_opt_string_present_checked),
 		cmocka_unit_test(test_strerror_every_value),
 		cmocka_unit_test(test_compact_no_spaces_no_slash_escape),
+		cmocka_unit_test(test_utf8_clean_cuts_and_replaces),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
