@@ -335,6 +335,13 @@ int cfgval_model_allowed(const char *models, const char *model)
 	return 0;
 }
 
+void cfgval_model_default(const char *models, char *out, size_t len)
+{
+	size_t n = models != NULL ? strcspn(models, ",") : 0;
+
+	snprintf(out, len, "%.*s", (int)n, models != NULL ? models : "");
+}
+
 const char *cfgval_check_env_name(char *value)
 {
 	static const char bad[] = "must be a variable name (letters, digits "

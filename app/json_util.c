@@ -344,3 +344,13 @@ char *json_utf8_clean(const char *s, size_t n, size_t max, size_t *out_len)
 		*out_len = o;
 	return out;
 }
+
+const char *json_str_member(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(obj, key, &v) &&
+	    json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}

@@ -201,16 +201,6 @@ static int join(char *buf, size_t len, const char *dir, const char *name)
 }
 
 /* A string member of 'o', or NULL when absent or of another type. */
-static const char *member_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static struct json_object *str_or_null(const char *s)
 {
 	return s != NULL ? json_object_new_string(s) : NULL;
@@ -227,8 +217,8 @@ static struct json_object *entity_find(struct json_object *list,
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(list, i);
 
-		if (strcmp(member_str(e, "type"), type) == 0 &&
-		    strcmp(member_str(e, "id"), id) == 0)
+		if (strcmp(json_str_member(e, "type"), type) == 0 &&
+		    strcmp(json_str_member(e, "id"), id) == 0)
 			return e;
 	}
 	return NULL;
@@ -254,18 +244,18 @@ static void entity_merge(struct json_object *list, const char *type,
 		json_object_object_add(e, "type", json_object_new_string(type));
 		for (size_t i = 0; i < 2; i++)
 			json_object_object_add(e, fields[i],
-			    str_or_null(member_str(src, fields[i])));
+			    str_or_null(json_str_member(src, fields[i])));
 		json_object_object_add(e, "path", str_or_null(path));
 		if (json_object_array_add(list, e) != 0)
 			json_object_put(e);
 		return;
 	}
 	for (size_t i = 0; i < 2; i++)
-		if ((v = member_str(src, fields[i])) != NULL &&
-		    (over || member_str(e, fields[i]) == NULL))
+		if ((v = json_str_member(src, fields[i])) != NULL &&
+		    (over || json_str_member(e, fields[i]) == NULL))
 			json_object_object_add(e, fields[i],
 			    json_object_new_string(v));
-	if (path != NULL && (over || member_str(e, "path") == NULL))
+	if (path != NULL && (over || json_str_member(e, "path") == NULL))
 		json_object_object_add(e, "path", json_object_new_string(path));
 }
 
@@ -285,13 +275,13 @@ static enum sbx_err entities_from_index(struct kq_ctx *c,
 		for (size_t i = 0; i < n && i < INDEX_ENTRIES_MAX; i++) {
 			struct json_object *en = json_object_array_get_idx(arr,
 			    i);
-			const char *id = member_str(en, "id");
-			const char *type = member_str(en, "type");
+			const char *id = json_str_member(en, "id");
+			const char *type = json_str_member(en, "type");
 
 			if (id != NULL && id[0] != '\0' && type != NULL &&
 			    type[0] != '\0')
 				entity_merge(list, type, id, en,
-				    member_str(en, "path"), 0);
+				    json_str_member(en, "path"), 0);
 		}
 	}
 	json_object_put(idx);
@@ -332,7 +322,7 @@ static enum sbx_err entities_from_dir(struct kq_ctx *c, const char *dir,
 		if (o == NULL)
 			continue;
 		/* The id is the file's, or its name without ".json". */
-		if ((fid = member_str(o, "id")) == NULL || fid[0] == '\0') {
+		if ((fid = json_str_member(o, "id")) == NULL || fid[0] == '\0') {
 			snprintf(id, sizeof(id), "%.*s",
 			    (int)(strlen(f->name) - 5), f->name);
 			fid = id;
@@ -348,16 +338,16 @@ static int entity_cmp(const void *a, const void *b)
 {
 	struct json_object *x = *(struct json_object *const *)a;
 	struct json_object *y = *(struct json_object *const *)b;
-	int r = strcmp(member_str(x, "type"), member_str(y, "type"));
+	int r = strcmp(json_str_member(x, "type"), json_str_member(y, "type"));
 
-	return r != 0 ? r : strcmp(member_str(x, "id"), member_str(y, "id"));
+	return r != 0 ? r : strcmp(json_str_member(x, "id"), json_str_member(y, "id"));
 }
 
 static int entity_matches(const struct kq_ctx *c, struct json_object *e)
 {
-	return c->q == NULL || string_matches(c, member_str(e, "id")) ||
-	    string_matches(c, member_str(e, "name")) ||
-	    string_matches(c, member_str(e, "company"));
+	return c->q == NULL || string_matches(c, json_str_member(e, "id")) ||
+	    string_matches(c, json_str_member(e, "name")) ||
+	    string_matches(c, json_str_member(e, "company"));
 }
 
 static enum sbx_err find_entities(struct kq_ctx *c, struct json_object *out)
@@ -440,7 +430,7 @@ static struct json_object *file_paths(struct json_object *result)
 	for (size_t i = 0; i < n && i < TASK_FILES_MAX; i++) {
 		struct json_object *f = json_object_array_get_idx(files, i);
 		const char *path = json_object_is_type(f, json_type_string) ?
-		    json_object_get_string(f) : member_str(f, "path");
+		    json_object_get_string(f) : json_str_member(f, "path");
 
 		if (path != NULL)
 			json_object_array_add(out,

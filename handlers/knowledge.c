@@ -115,14 +115,6 @@ static int check_ids(const struct http_request *req,
 	return 0;
 }
 
-/* The first model of the comma list 'models' into 'out' ("" if none). */
-static void default_model(const char *models, char *out, size_t len)
-{
-	size_t n = models != NULL ? strcspn(models, ",") : 0;
-
-	snprintf(out, len, "%.*s", (int)n, models != NULL ? models : "");
-}
-
 static int check_model(const struct http_request *req,
     struct http_response *resp, struct process_req *pr)
 {
@@ -136,7 +128,7 @@ static int check_model(const struct http_request *req,
 	if (model != NULL)
 		snprintf(pr->model, sizeof(pr->model), "%s", model);
 	else
-		default_model(models, pr->model, sizeof(pr->model));
+		cfgval_model_default(models, pr->model, sizeof(pr->model));
 	if (pr->model[0] == '\0') {
 		/* OMNI_AGENT_MODELS always holds one; a bare test config
 		 * may not. */

@@ -94,6 +94,10 @@ const char *cfgval_check_models(char *value);
 /* Is 'model' one of the comma list 'models' (exactly)? */
 int cfgval_model_allowed(const char *models, const char *model);
 
+/* The first model of the comma list 'models' (the default) into 'out'
+ * ("" when 'models' is NULL or empty). */
+void cfgval_model_default(const char *models, char *out, size_t len);
+
 /* OMNI_AGENT_KEY_NAME: "" or a variable name [A-Za-z_][A-Za-z0-9_]*. */
 const char *cfgval_check_env_name(char *value);
 

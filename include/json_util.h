@@ -61,6 +61,11 @@ enum json_err json_get_opt_string(struct json_object *obj, const char *key,
  */
 size_t json_utf8_sequence(const unsigned char *p, size_t n);
 
+/* The string member 'key' of 'obj' (borrowed), or NULL when 'obj' is
+ * NULL, has no such member or it is not a string: for reading JSON that
+ * was already checked, or whose damage only means "absent". */
+const char *json_str_member(struct json_object *obj, const char *key);
+
 /*
  * At most 'max' bytes of s[0..n) as a new NUL-terminated string (malloc'd,
  * the caller frees) that is always valid UTF-8: cut on a sequence

@@ -37,16 +37,6 @@ struct apply {
 	int failed;                     /* the run ended failed here */
 };
 
-static const char *str_member(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (json_object_object_get_ex(o, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
-
 static int has_job(struct executor *ex, const char *run_id,
     const char *kind, const char *step)
 {
@@ -123,8 +113,8 @@ static const char *opt_or_name(struct json_object *op, const char *key)
 	const char *v = NULL;
 
 	if (json_object_object_get_ex(op, "opts", &opts))
-		v = str_member(opts, key);
-	return v != NULL ? v : str_member(op, "name");
+		v = json_str_member(opts, key);
+	return v != NULL ? v : json_str_member(op, "name");
 }
 
 static int op_sleep(struct apply *ap, struct json_object *op, const char *id)
@@ -153,9 +143,9 @@ static int op_wait(struct apply *ap, struct json_object *op, const char *id)
 	    "= ? AND step = ?", "ss", ap->c->run_id, id) > 0)
 		return 0;
 	json_object_object_get_ex(op, "opts", &opts);
-	event = str_member(opts, "event");
-	expr = str_member(opts, "if");
-	timeout = str_member(opts, "timeout");
+	event = json_str_member(opts, "event");
+	expr = json_str_member(opts, "if");
+	timeout = json_str_member(opts, "timeout");
 	if (event == NULL || *event == '\0')
 		return fail_run(ap, "InvalidWait", "a WaitForEvent op without "
 		    "an event name");
@@ -187,7 +177,7 @@ static int op_invoke(struct apply *ap, struct json_object *op,
 	    "parent_run = ? AND parent_step = ?", "ss", ap->c->run_id, id) > 0)
 		return 0;
 	json_object_object_get_ex(op, "opts", &opts);
-	fn = str_member(opts, "function_id");
+	fn = json_str_member(opts, "function_id");
 	if (fn == NULL || exec_sql_int(ap->ex, 0, "SELECT COUNT(*) FROM "
 	    "functions WHERE id = ?", "s", fn) == 0) {
 		e = json_object_new_object();
@@ -214,7 +204,7 @@ static int op_invoke(struct apply *ap, struct json_object *op,
 	json_object_object_add(ev, "ts", json_object_new_int64(now));
 	rc = exec_run_start(ap->ex, fn, ev, ap->c->run_id, id, child);
 	json_object_put(ev);
-	timeout = str_member(opts, "timeout");
+	timeout = json_str_member(opts, "timeout");
 	if (rc == 0 && timeout != NULL &&
 	    exec_duration_ms(timeout, now, &ms) == 0)
 		rc = exec_job_add(ap->ex, ap->c->run_id, "timeout", id, 0,
@@ -259,12 +249,12 @@ static int safe_step_id(const char *id)
 
 static int apply_op(struct apply *ap, struct json_object *op)
 {
-	const char *id = str_member(op, "id"), *kind = str_member(op, "op");
-	const char *name = str_member(op, "displayName");
+	const char *id = json_str_member(op, "id"), *kind = json_str_member(op, "op");
+	const char *name = json_str_member(op, "displayName");
 	struct json_object *v = NULL;
 
 	if (name == NULL)
-		name = str_member(op, "name");
+		name = json_str_member(op, "name");
 	if (id == NULL || kind == NULL || !safe_step_id(id))
 		return fail_run(ap, "InvalidOp", "an op without a valid id or "
 		    "op name");

@@ -21,6 +21,7 @@
 #include "config_values.h"
 #include "functions.h"
 #include "inngest_step.h"
+#include "json_util.h"
 #include "omni_worker.h"
 #include "sandbox.h"
 #include "tasks.h"
@@ -33,16 +34,6 @@ struct ct {
 	const char *task_id, *user_id, *prompt, *model;
 	char job_id[SBX_JOB_ID_CHARS + 1];
 };
-
-static const char *str_of(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (o != NULL && json_object_object_get_ex(o, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
 
 /* The run id as a job id: Inngest's are ULIDs; anything else is reduced
  * to the characters a job id may hold. */
@@ -73,12 +64,12 @@ static int parse_event(struct ing_ctx *ctx, struct ct *c, char *why,
 	json_object_object_get_ex(ing_ctx_event(ctx), "data", &data);
 	if (data != NULL)
 		json_object_object_get_ex(data, "task", &task);
-	c->task_id = str_of(task, "id");
-	c->user_id = str_of(data, "userId");
-	c->prompt = str_of(data, "prompt");
-	c->model = str_of(data, "model");
+	c->task_id = json_str_member(task, "id");
+	c->user_id = json_str_member(data, "userId");
+	c->prompt = json_str_member(data, "prompt");
+	c->model = json_str_member(data, "model");
 	if (c->model == NULL)
-		c->model = str_of(task, "model");
+		c->model = json_str_member(task, "model");
 	job_id_of(ing_ctx_run_id(ctx), c->job_id);
 	if (!task_id_valid(c->task_id))
 		snprintf(why, len, "data.task.id is missing or not a safe id");
@@ -130,21 +121,12 @@ static enum ing_rc step_ensure(struct ing_ctx *ctx, void *arg,
 	return ING_RC_OK;
 }
 
-/* The first model of OMNI_AGENT_MODELS, in ctx storage. */
-static const char *default_model(struct ing_ctx *ctx,
-    const struct omni_config *cfg)
-{
-	size_t n = strcspn(cfg->agent_models, ",");
-
-	return ing_ctx_printf(ctx, "%.*s", (int)n, cfg->agent_models);
-}
-
 static enum ing_rc create_task(struct ing_ctx *ctx,
     struct json_object **result)
 {
 	struct json_object *sbx, *ev, *data, *out;
 	const char *sid, *model;
-	char why[160], name[96];
+	char why[160], name[96], first[72];
 	struct ct c;
 
 	memset(&c, 0, sizeof(c));
@@ -152,8 +134,9 @@ static enum ing_rc create_task(struct ing_ctx *ctx,
 		return ing_fail(ctx, ING_RC_NO_RETRY, "InvalidEvent", "%s",
 		    why);
 	ING_TRY(ing_step_run(ctx, "ensure-sandbox", step_ensure, &c, &sbx));
-	sid = str_of(sbx, "sandboxId");
-	model = c.model != NULL ? c.model : default_model(ctx, c.cfg);
+	sid = json_str_member(sbx, "sandboxId");
+	cfgval_model_default(c.cfg->agent_models, first, sizeof(first));
+	model = c.model != NULL ? c.model : first;
 	if (sid == NULL || model == NULL)
 		return ing_fail(ctx, ING_RC_RETRY, NULL, "out of memory");
 	snprintf(name, sizeof(name), "%s/process.knowledge",

@@ -36,6 +36,7 @@
 #include "config_values.h"
 #include "functions.h"
 #include "inngest_step.h"
+#include "json_util.h"
 #include "omni_worker.h"
 #include "sandbox.h"
 #include "shell_quote.h"
@@ -79,16 +80,6 @@ struct outcome {
 };
 
 /* ---- helpers -------------------------------------------------------- */
-
-static const char *member_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (json_object_object_get_ex(o, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
 
 static long long member_int(struct json_object *o, const char *key)
 {
@@ -162,11 +153,11 @@ static int parse_event(struct ing_ctx *ctx, struct pk *k, char *why,
 		snprintf(why, len, "event.data must be an object");
 		return -1;
 	}
-	k->task_id = member_str(data, "taskId");
-	k->sandbox_id = member_str(data, "sandboxId");
-	k->user_id = member_str(data, "userId");
-	k->model = member_str(data, "model");
-	k->job_id = member_str(data, "jobId");
+	k->task_id = json_str_member(data, "taskId");
+	k->sandbox_id = json_str_member(data, "sandboxId");
+	k->user_id = json_str_member(data, "userId");
+	k->model = json_str_member(data, "model");
+	k->job_id = json_str_member(data, "jobId");
 	if (json_object_object_get_ex(data, "input", &v) &&
 	    json_object_is_type(v, json_type_string)) {
 		k->input = json_object_get_string(v);
@@ -643,7 +634,7 @@ static enum ing_rc run_agent(struct ing_ctx *ctx, struct pk *k,
 			return ING_RC_OK;
 		}
 		ING_TRY(rc);
-		state = member_str(check, "state");
+		state = json_str_member(check, "state");
 		if (state == NULL || strcmp(state, "running") != 0)
 			break;
 		nap = ing_ctx_printf(ctx, "%ds", nap_seconds(k,
@@ -687,9 +678,9 @@ static enum ing_rc process_knowledge(struct ing_ctx *ctx,
 		ING_TRY(rc);
 		if (!member_bool(pre, "store"))
 			return ing_fail(ctx, ING_RC_NO_RETRY, "SandboxError",
-			    "%s", member_str(pre, "error"));
+			    "%s", json_str_member(pre, "error"));
 		if (!member_bool(pre, "ok"))
-			o.error = member_str(pre, "error");
+			o.error = json_str_member(pre, "error");
 	}
 	if (o.error == NULL)
 		ING_TRY(run_agent(ctx, &k, &o));
