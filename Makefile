@@ -39,6 +39,12 @@ TESTBINS := $(TESTS:tests/unit/%.c=$(BUILD)/tests/%)
 BIN     := $(BUILD)/omni-fcgi
 EXEC_BIN := $(BUILD)/omni-executor
 
+# What the build reports (build_info.h): the VERSION file and the git
+# revision; a build outside a checkout passes OMNI_REVISION=... itself.
+OMNI_VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+OMNI_REVISION ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || \
+	echo unknown)
+
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
@@ -63,6 +69,17 @@ DEPFLAGS := -MMD -MP
 $(BUILD)/obj/%.o: %.c $(BUILD)/.depfiles
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(DEPFLAGS) $(CFLAGS) -c $< -o $@
+
+# Only build_info.c sees the version and revision, and it is rebuilt
+# when they change: the stamp is rewritten only when its text differs.
+$(BUILD)/obj/app/build_info.o: BASE_CFLAGS += \
+	-DOMNI_VERSION='"$(OMNI_VERSION)"' -DOMNI_REVISION='"$(OMNI_REVISION)"'
+$(BUILD)/obj/app/build_info.o: $(BUILD)/build-info.stamp
+$(BUILD)/build-info.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(OMNI_VERSION) $(OMNI_REVISION)' | cmp -s - $@ || \
+		echo '$(OMNI_VERSION) $(OMNI_REVISION)' > $@
+FORCE:
 
 $(BUILD)/libomni.a: $(OBJS)
 	@rm -f $@

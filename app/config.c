@@ -218,6 +218,15 @@ static const struct cfg_var vars[] = {
 	/* 0: RATE_LIMIT_RPM / 6, at least 1 (rate_gate_limit). */
 	{.name = "RATE_LIMIT_STRICT_RPM", FIELD(rate_limit_strict_rpm),
 	    .type = VT_INT, .min = 0, .max = 1000000, ALL("0")},
+	{.name = "OMNI_METRICS", FIELD(metrics), .type = VT_BOOL, ALL("1")},
+	{.name = "OMNI_METRICS_TOKEN", FIELD(metrics_token), .type = VT_STRING,
+	    .flags = VF_SECRET, .check = cfgval_check_metrics_token},
+	{.name = "OMNI_METRICS_TOKEN_FILE", FIELD(metrics_token_file),
+	    .type = VT_PATH},
+	{.name = "OMNI_DRAIN_DELAY", FIELD(drain_delay), .type = VT_INT,
+	    .min = 0, .max = 300, ALL("0")},
+	{.name = "OMNI_EGRESS_PROBE", FIELD(egress_probe), .type = VT_STRING,
+	    .check = cfgval_check_probe_list},
 	/* "" trusts no proxy: REMOTE_ADDR is always the client. */
 	{.name = "OMNI_TRUSTED_PROXIES", FIELD(trusted_proxies),
 	    .type = VT_STRING, .flags = VF_EMPTY_OK,
@@ -656,6 +665,21 @@ static enum cfg_err rules(struct load *ld)
 		if ((err = read_key_file(ld, "OMNI_AGENT_KEY_FILE",
 		    c->agent_key_file, &c->agent_key)) != CFG_OK)
 			return err;
+	}
+	if (c->metrics_token_file != NULL) {
+		const char *why;
+
+		if (c->metrics_token != NULL)
+			return fail(ld, CFG_ECONFLICT,
+			    "OMNI_METRICS_TOKEN_FILE: set either "
+			    "OMNI_METRICS_TOKEN or OMNI_METRICS_TOKEN_FILE, "
+			    "not both");
+		if ((err = read_key_file(ld, "OMNI_METRICS_TOKEN_FILE",
+		    c->metrics_token_file, &c->metrics_token)) != CFG_OK)
+			return err;
+		if ((why = cfgval_check_metrics_token(c->metrics_token)) != NULL)
+			return fail(ld, CFG_EINVAL,
+			    "OMNI_METRICS_TOKEN_FILE: the token %s", why);
 	}
 	if (c->agent_key != NULL && (c->agent_key_name == NULL ||
 	    c->agent_key_name[0] == '\0'))

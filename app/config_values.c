@@ -429,6 +429,71 @@ const char *cfgval_check_jwt_secret(char *value)
 	return NULL;
 }
 
+const char *cfgval_check_metrics_token(char *value)
+{
+	if (value == NULL || strlen(value) < CFGVAL_METRICS_TOKEN_MIN)
+		return "must be at least " STR(CFGVAL_METRICS_TOKEN_MIN)
+		    " bytes";
+	if (strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-._~+/=") != strlen(value))
+		return "must use only A-Z a-z 0-9 - . _ ~ + / =";
+	return NULL;
+}
+
+static int port_ok(const char *s, size_t len);
+
+/* One "host:port" of the probe list, 'len' bytes at 's'. */
+static int probe_ok(const char *s, size_t len)
+{
+	const char *colon = memrchr(s, ':', len);
+	size_t hlen;
+
+	if (colon == NULL || colon == s)
+		return 0;
+	hlen = (size_t)(colon - s);
+	if (!port_ok(colon, len - hlen) || len - hlen < 2)
+		return 0;
+	if (s[0] == '[')
+		return hlen > 2 && s[hlen - 1] == ']' &&
+		    strspn(s + 1, "0123456789abcdefABCDEF:.") == hlen - 2;
+	return hlen <= 253 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == hlen;
+}
+
+const char *cfgval_check_probe_list(char *value)
+{
+	size_t n = 0, o = 0;
+	char *p = value;
+
+	if (value == NULL || *value == '\0')
+		return "must name at least one host:port";
+	while (*p != '\0') {
+		size_t len;
+
+		while (*p == ' ')
+			p++;
+		len = strcspn(p, ",");
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len == 0 || !probe_ok(p, len))
+			return "must be a comma-separated list of host:port";
+		if (++n > CFGVAL_PROBES_MAX)
+			return "names more than " STR(CFGVAL_PROBES_MAX)
+			    " hosts";
+		if (o > 0)
+			value[o++] = ',';
+		memmove(value + o, p, len);
+		o += len;
+		p += len;
+		while (*p == ' ')
+			p++;
+		if (*p == ',' && *++p == '\0')
+			return "must not end with a comma";
+	}
+	value[o] = '\0';
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* Production gates                                                     */
 /* ------------------------------------------------------------------ */

@@ -10,14 +10,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "build_info.h"
 #include "config.h"
 #include "handlers.h"
 #include "log.h"
 #include "pool.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "worker.h"
 
-#define OMNI_VERSION "0.1.0"
 #define EXIT_USAGE 64 /* sysexits.h EX_USAGE */
 
 static void usage(FILE *f)
@@ -70,6 +71,7 @@ int main(int argc, char **argv)
 	struct pool_opts opts = { .service = &omni_service };
 	struct omni_config cfg;
 	struct rl_table *ratelimit = NULL;
+	struct metrics *metrics = NULL;
 	enum rl_err rle;
 	char err[512];
 	int c, rc;
@@ -97,7 +99,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("omni-fcgi %s\n", OMNI_VERSION);
+			printf("omni-fcgi %s (%s)\n", omni_version,
+			    omni_revision);
 			return 0;
 		default:
 			usage(stderr);
@@ -150,9 +153,19 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 1;
 	}
+	/* Counts made by this process only, as for the limiter. */
+	if (pool_metrics_open(&omni_service, &cfg, &metrics, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "omni-fcgi: %s\n", err);
+		rl_table_destroy(ratelimit);
+		cfg_free(&cfg);
+		return 1;
+	}
+	metrics_set_workers_alive(1);
 	rc = worker_run(0, &cfg, &omni_service, ratelimit, -1);
 	log_msg(LOG_INFO, "stop", "worker exited");
 	rl_table_destroy(ratelimit);
+	metrics_destroy(metrics);
 	cfg_free(&cfg);
 	return rc;
 }

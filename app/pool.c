@@ -26,9 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "build_info.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "timeutil.h"
 #include "worker.h"
@@ -53,6 +55,7 @@ static struct {
 	const struct pool_opts *opts;
 	struct omni_config *cfg;
 	struct rl_table *ratelimit; /* shared with every worker, or NULL */
+	struct metrics *metrics;    /* shared with every worker (metrics.h) */
 	int listen_fd;
 	char unix_path[108];
 	int sig_pipe[2];
@@ -63,6 +66,9 @@ static struct {
 	int target;          /* workers wanted */
 	int stopping;
 	double deadline;     /* stopping: when to SIGKILL */
+	int delaying;        /* SIGTERM seen, /ready says 503, still serving */
+	int stop_sig;        /* the signal that began the stop */
+	double delay_end;    /* delaying: when the drain proper begins */
 	int young_deaths;    /* consecutive, for the backoff */
 	double next_spawn;   /* not before this time */
 } m;
@@ -296,6 +302,7 @@ static int spawn(pid_t replaces)
 		child_main();
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	c = &m.kids[m.nkids++];
+	metrics_set_workers_alive((int)m.nkids);
 	memset(c, 0, sizeof(*c));
 	c->pid = pid;
 	c->gen = m.gen;
@@ -388,8 +395,10 @@ static void reap(void)
 			    LOG_INFO : LOG_WARN, "worker_exit", c, "exit_code",
 			    WEXITSTATUS(status));
 		*c = m.kids[--m.nkids];
+		metrics_set_workers_alive((int)m.nkids);
 		if (planned)
 			continue;
+		metrics_count_worker_restart();
 		/* An unplanned death: restart, backing off while workers keep
 		 * dying young (a bad deploy must not fork-bomb the host). */
 		m.young_deaths = lived < YOUNG_DEATH_S ? m.young_deaths + 1 : 0;
@@ -433,6 +442,23 @@ static int ensure_ratelimit(const struct omni_config *cfg, char *err,
 	return 0;
 }
 
+int pool_metrics_open(const struct worker_service *svc,
+    const struct omni_config *cfg, struct metrics **out, char *err,
+    size_t errlen)
+{
+	enum metrics_err e = metrics_create(svc->routes, svc->nroutes, out);
+
+	if (e != METRICS_OK) {
+		snprintf(err, errlen, "metrics: %s", metrics_strerror(e));
+		return -1;
+	}
+	metrics_set_enabled(*out, cfg->metrics);
+	metrics_set_build(*out, omni_version, omni_revision);
+	metrics_set_start_time(*out, time_real_ms() / 1000);
+	metrics_install(*out);
+	return 0;
+}
+
 static int effective_workers(const struct omni_config *cfg)
 {
 	long n;
@@ -457,7 +483,7 @@ static void reload(void)
 	char err[512];
 	struct json_object *line;
 
-	if (m.stopping)
+	if (m.stopping || m.delaying)
 		return;
 	if (cfg_load(&fresh, m.opts->env_file, err, sizeof(err)) != CFG_OK) {
 		/* The message names the variable, never a secret value. */
@@ -476,6 +502,7 @@ static void reload(void)
 	apply_overrides(&fresh);
 	cfg_free(m.cfg);
 	*m.cfg = fresh;
+	metrics_set_enabled(m.metrics, m.cfg->metrics);
 	log_set_level(m.cfg->log_level);
 	m.gen++;
 	m.target = effective_workers(m.cfg);
@@ -490,10 +517,9 @@ static void reload(void)
 	}
 }
 
-static void begin_stop(int sig)
+static void begin_drain(int sig)
 {
-	if (m.stopping)
-		return;
+	m.delaying = 0;
 	m.stopping = 1;
 	m.deadline = time_mono_s() + m.cfg->shutdown_timeout + KILL_GRACE_S;
 	/* New connections now fail at once instead of queueing for workers
@@ -506,6 +532,28 @@ static void begin_stop(int sig)
 	    m.nkids);
 	for (size_t i = 0; i < m.nkids; i++)
 		kill(m.kids[i].pid, SIGTERM);
+}
+
+/*
+ * SIGTERM or SIGINT.  With OMNI_DRAIN_DELAY the pool first keeps serving
+ * for that long while /ready answers 503 (metrics_draining), so that a
+ * load balancer takes the instance out before it stops accepting; a
+ * second signal ends the delay at once.
+ */
+static void begin_stop(int sig)
+{
+	if (m.stopping)
+		return;
+	metrics_set_draining(1);
+	if (!m.delaying && m.cfg->drain_delay > 0) {
+		m.delaying = 1;
+		m.stop_sig = sig;
+		m.delay_end = time_mono_s() + m.cfg->drain_delay;
+		log_msg(LOG_INFO, "drain_delay", "signal %d: /ready answers "
+		    "503; draining in %d s", sig, m.cfg->drain_delay);
+		return;
+	}
+	begin_drain(sig);
 }
 
 static void handle_signals(void)
@@ -544,6 +592,8 @@ static int poll_timeout_ms(void)
 
 	if (m.stopping)
 		t = m.deadline - now;
+	else if (m.delaying)
+		t = m.delay_end - now;
 	else if (m.next_spawn > now)
 		t = m.next_spawn - now;
 	if (t < 0.01)
@@ -584,7 +634,9 @@ int pool_run(const struct pool_opts *opts, struct omni_config *cfg)
 		fprintf(stderr, "omni-fcgi: %s\n", err);
 		return 1;
 	}
-	if (ensure_ratelimit(cfg, err, sizeof(err)) != 0) {
+	if (ensure_ratelimit(cfg, err, sizeof(err)) != 0 ||
+	    pool_metrics_open(opts->service, cfg, &m.metrics, err,
+	    sizeof(err)) != 0) {
 		fprintf(stderr, "omni-fcgi: %s\n", err);
 		return 1;
 	}
@@ -599,6 +651,8 @@ int pool_run(const struct pool_opts *opts, struct omni_config *cfg)
 	pfd[0] = (struct pollfd){ .fd = m.sig_pipe[0], .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = m.ready_pipe[0], .events = POLLIN };
 	for (;;) {
+		if (m.delaying && time_mono_s() >= m.delay_end)
+			begin_drain(m.stop_sig);
 		if (!m.stopping)
 			reconcile();
 		else if (m.nkids == 0)
@@ -620,6 +674,7 @@ int pool_run(const struct pool_opts *opts, struct omni_config *cfg)
 	log_msg(LOG_INFO, "stop", "all workers exited");
 	free(m.kids);
 	rl_table_destroy(m.ratelimit);
+	metrics_destroy(m.metrics);
 	cfg_free(cfg);
 	return killed ? 1 : 0;
 }

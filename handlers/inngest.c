@@ -37,6 +37,7 @@
 #include "inngest.h"
 #include "inngest_http.h"
 #include "log.h"
+#include "metrics.h"
 #include "omni_worker.h"
 
 /* The SDK's configuration is Omni's INNGEST_* settings, borrowed. */
@@ -85,10 +86,12 @@ static void sdk_log(void *ud, enum ing_log_level level, const char *event,
  * wrote them before it had hooks. */
 static void sdk_log_call(void *ud, const struct ing_log_call *c)
 {
-	struct json_object *line = log_begin(LOG_INFO, "inngest_call");
+	struct json_object *line;
 
 	(void)ud;
-	if (line == NULL)
+	/* Counted whatever the log level lets through. */
+	metrics_count_inngest_call(c->fn, c->status);
+	if ((line = log_begin(LOG_INFO, "inngest_call")) == NULL)
 		return;
 	if (c->fn != NULL)
 		json_object_object_add(line, "fn",
@@ -109,12 +112,19 @@ static void sdk_log_call(void *ud, const struct ing_log_call *c)
 	log_end(line);
 }
 
+static void sdk_events_sent(void *ud, size_t count, int ok)
+{
+	(void)ud;
+	metrics_count_events(count, ok);
+}
+
 int inngest_handlers_init(struct omni_worker *w, char *err, size_t errlen)
 {
 	const struct ing_hooks hooks = {
 		.transport = &omni_inngest_transport,
 		.log = sdk_log,
 		.log_call = sdk_log_call,
+		.events_sent = sdk_events_sent,
 	};
 	struct ing_config icfg;
 	enum ing_err e;

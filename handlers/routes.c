@@ -23,6 +23,10 @@ const struct route omni_routes[] = {
 	{ "GET", "/", handle_root, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0, EXEMPT },
 	{ "GET", "/ready", handle_ready, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0,
 	    EXEMPT },
+	/* Its own access rule (loopback or the metrics token), and the
+	 * general budget, so that guessing the token is limited too. */
+	{ "GET", "/metrics", handle_metrics, ROUTE_BODY_NONE, ROUTE_PUBLIC, 0,
+	    GENERAL },
 	{ "POST", "/api/sandbox/create", handle_sandbox_create,
 	    ROUTE_BODY_JSON, ROUTE_USER, 0, STRICT },
 	{ "GET", "/api/sandbox/status", handle_sandbox_status, ROUTE_BODY_NONE,

@@ -75,49 +75,24 @@ void sandbox_handlers_fini(struct omni_worker *w)
 	pthread_mutex_unlock(&w->ready.mu);
 }
 
+static int provider_probe(void *ctx, char *buf, size_t len)
+{
+	struct sbx_provider *provider = ctx;
+	enum sbx_err e = provider->ops->check(provider, buf, len);
+
+	if (e != SBX_OK && buf[0] == '\0')
+		snprintf(buf, len, "%s", sbx_strerror(e));
+	return e == SBX_OK;
+}
+
 int sandbox_ready_check(struct omni_worker *w, char *detail, size_t len)
 {
-	struct omni_ready_cache *rc;
-	struct sbx_provider *provider = w != NULL ? w->sandbox : NULL;
-	char buf[sizeof(rc->detail)];
-	long long now = time_mono_ms();
-	enum sbx_err e;
-	int ok;
-
-	if (provider == NULL) {
+	if (w == NULL || w->sandbox == NULL) {
 		snprintf(detail, len, "sandbox provider not initialised");
 		return 0;
 	}
-	rc = &w->ready;
-	/*
-	 * One thread asks the provider when the answer is older than
-	 * READY_CACHE_MS; the others answer with the last result meanwhile,
-	 * so a slow provider holds up one /ready, not every thread.  The
-	 * provider is asked outside the lock.
-	 */
-	pthread_mutex_lock(&rc->mu);
-	if (rc->checked_ms != 0 && (rc->checking ||
-	    now - rc->checked_ms < READY_CACHE_MS)) {
-		ok = rc->ok;
-		snprintf(detail, len, "%s", rc->detail);
-		pthread_mutex_unlock(&rc->mu);
-		return ok;
-	}
-	rc->checking = 1;
-	pthread_mutex_unlock(&rc->mu);
-	buf[0] = '\0';
-	e = provider->ops->check(provider, buf, sizeof(buf));
-	ok = e == SBX_OK;
-	if (!ok && buf[0] == '\0')
-		snprintf(buf, sizeof(buf), "%s", sbx_strerror(e));
-	pthread_mutex_lock(&rc->mu);
-	rc->checked_ms = time_mono_ms();
-	rc->checking = 0;
-	rc->ok = ok;
-	snprintf(rc->detail, sizeof(rc->detail), "%s", buf);
-	pthread_mutex_unlock(&rc->mu);
-	snprintf(detail, len, "%s", buf);
-	return ok;
+	return omni_ready_cached(&w->ready, READY_CACHE_MS, provider_probe,
+	    w->sandbox, detail, len);
 }
 
 /*

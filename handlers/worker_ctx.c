@@ -17,6 +17,7 @@ int omni_worker_open(struct omni_worker *w, const struct omni_config *cfg,
 	memset(w, 0, sizeof(*w));
 	w->cfg = cfg;
 	pthread_mutex_init(&w->ready.mu, NULL);
+	pthread_mutex_init(&w->egress.mu, NULL);
 	if (sandbox_handlers_init(w, err, errlen) != 0)
 		goto fail;
 	if (inngest_handlers_init(w, err, errlen) != 0)
@@ -34,6 +35,7 @@ void omni_worker_close(struct omni_worker *w)
 	inngest_handlers_fini(w);
 	sandbox_handlers_fini(w);
 	pthread_mutex_destroy(&w->ready.mu);
+	pthread_mutex_destroy(&w->egress.mu);
 	memset(w, 0, sizeof(*w));
 }
 

@@ -134,6 +134,18 @@ struct omni_config {
 	int rate_limit_rpm;           /* RATE_LIMIT_RPM (0 = off) */
 	int rate_limit_strict_rpm;    /* RATE_LIMIT_STRICT_RPM (0 = RPM / 6) */
 	char *trusted_proxies;        /* OMNI_TRUSTED_PROXIES (client_ip.h) */
+	int metrics;                  /* OMNI_METRICS: count and serve
+	                               * GET /metrics (metrics.h) */
+	char *metrics_token;          /* OMNI_METRICS_TOKEN (secret), or read
+	                               * from OMNI_METRICS_TOKEN_FILE: with it
+	                               * /metrics wants this bearer token;
+	                               * without, a loopback REMOTE_ADDR */
+	char *metrics_token_file;     /* OMNI_METRICS_TOKEN_FILE (path) */
+	int drain_delay;              /* OMNI_DRAIN_DELAY: seconds /ready
+	                               * answers 503 after SIGTERM before the
+	                               * pool stops accepting */
+	char *egress_probe;           /* OMNI_EGRESS_PROBE: "host:port,..."
+	                               * /ready must reach by TCP (NULL none) */
 };
 
 /*

@@ -120,6 +120,19 @@ const char *cfgval_check_inngest_dev(char *value);
 /* JWT_SECRET: at least CFGVAL_JWT_SECRET_MIN bytes. */
 const char *cfgval_check_jwt_secret(char *value);
 
+/* OMNI_METRICS_TOKEN: at least CFGVAL_METRICS_TOKEN_MIN bytes of the
+ * bearer token alphabet (RFC 6750 b64token: A-Z a-z 0-9 - . _ ~ + / =). */
+#define CFGVAL_METRICS_TOKEN_MIN 16
+const char *cfgval_check_metrics_token(char *value);
+
+/*
+ * OMNI_EGRESS_PROBE: up to CFGVAL_PROBES_MAX comma-separated "host:port"
+ * (a DNS name, an IPv4 address or a bracketed IPv6 address; port 1 to
+ * 65535), spaces around the commas removed.
+ */
+#define CFGVAL_PROBES_MAX 8
+const char *cfgval_check_probe_list(char *value);
+
 /*
  * Production gates.  Values that every profile accepts but production
  * must not run with: config.c applies them to production only.  They

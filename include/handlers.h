@@ -22,6 +22,7 @@
 #include "router.h"
 
 struct omni_config;
+struct omni_ready_cache;
 struct omni_worker;
 struct worker_service;
 struct sbx_error;
@@ -45,6 +46,21 @@ extern const struct worker_service omni_service;
 /* health.c */
 void handle_root(struct http_request *req, struct http_response *resp);
 void handle_ready(struct http_request *req, struct http_response *resp);
+
+/*
+ * The answer of one slow /ready check: 'probe' (given 'ctx', it writes a
+ * reason into 'buf' on failure and returns 1 ok / 0 not) runs when the
+ * cached answer is older than 'ttl_ms'; one thread at a time runs it,
+ * outside the lock, and the others answer with the last result
+ * meanwhile, so a slow dependency holds up one /ready, not every thread.
+ */
+int omni_ready_cached(struct omni_ready_cache *rc, long long ttl_ms,
+    int (*probe)(void *ctx, char *buf, size_t len), void *ctx,
+    char *detail, size_t len);
+
+/* metrics.c: GET /metrics (metrics.h), loopback only unless
+ * OMNI_METRICS_TOKEN is set */
+void handle_metrics(struct http_request *req, struct http_response *resp);
 
 /* debug.c: only with OMNI_DEBUG_ROUTES=1, never in production */
 void handle_debug_sleep(struct http_request *req, struct http_response *resp);

@@ -118,6 +118,16 @@ enum hc_err hc_perform(const struct hc_request *req,
 
 void hc_response_free(struct hc_response *resp);
 
+/*
+ * Can a TCP connection to 'host_port' ("name:443", "10.0.0.1:443",
+ * "[::1]:443") be opened within 'timeout_ms' (name resolution included)?
+ * HC_OK when it connected (it is closed at once, nothing is sent);
+ * HC_ETIMEOUT, HC_ENETWORK (refused, unreachable, no such name),
+ * HC_EREFUSED (not a host:port).  A fresh handle, so that a probe never
+ * finds a cached connection instead of a path through the firewall.
+ */
+enum hc_err hc_probe_tcp(const char *host_port, long timeout_ms);
+
 /* Release the calling thread's handle (and its connections) now; the next
  * hc_perform() on this thread makes a new one. */
 void hc_thread_cleanup(void);

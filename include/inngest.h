@@ -244,6 +244,10 @@ struct ing_hooks {
 	void (*log)(void *ud, enum ing_log_level level, const char *event,
 	    const char *msg);
 	void (*log_call)(void *ud, const struct ing_log_call *call);
+	/* After each ing_event_send() that reached the network: how many
+	 * events it carried and whether the event API took them (for the
+	 * host's counters; same 'log_ud'). */
+	void (*events_sent)(void *ud, size_t count, int ok);
 	void *log_ud;
 };
 

@@ -10,7 +10,7 @@
  * it likes, side by side.
  *
  * Threads: after open the context is shared read-only by the worker's
- * threads, except for the /ready cache, which has its own lock.  Every
+ * threads, except for the /ready caches, which have their own locks.  Every
  * handle inside is itself thread safe (sandbox.h, inngest.h).
  *
  * Ownership: 'cfg' is borrowed (the master's, it outlives every worker);
@@ -30,7 +30,9 @@ struct ing_app;
 struct omni_config;
 struct sbx_provider;
 
-/* /ready's provider check, cached for a few seconds (handlers/sandbox.c). */
+/* One of /ready's slow checks, cached (omni_ready_cached, handlers.h):
+ * the provider's (handlers/sandbox.c) and the egress probe's
+ * (handlers/health.c). */
 struct omni_ready_cache {
 	pthread_mutex_t mu;
 	long long checked_ms;   /* monotonic; 0: never */
@@ -43,7 +45,8 @@ struct omni_worker {
 	const struct omni_config *cfg;  /* borrowed */
 	struct sbx_provider *sandbox;   /* owned; NULL until opened */
 	struct ing_app *inngest;        /* owned; NULL until opened */
-	struct omni_ready_cache ready;
+	struct omni_ready_cache ready;   /* the sandbox provider check */
+	struct omni_ready_cache egress;  /* OMNI_EGRESS_PROBE */
 };
 
 /*

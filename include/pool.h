@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 
+struct metrics;
 struct omni_config;
 struct worker_service;
 
@@ -45,5 +46,16 @@ int pool_listen(const char *spec, char *err, size_t errlen);
  * status for main().
  */
 int pool_run(const struct pool_opts *opts, struct omni_config *cfg);
+
+/*
+ * Make the machine's metrics region for 'svc's routes (metrics.h),
+ * enabled as cfg->metrics says, with the build info and start time, and
+ * install it in this process -- so in every process forked after.
+ * pool_run() calls it; main.c too when spawn-fcgi made the process the
+ * only worker.  0, or -1 with one line in 'err'.
+ */
+int pool_metrics_open(const struct worker_service *svc,
+    const struct omni_config *cfg, struct metrics **out, char *err,
+    size_t errlen);
 
 #endif

@@ -64,9 +64,11 @@ struct route {
 
 /*
  * Dispatch 'req' over 'table' ('n' rows) into 'resp'.  Always leaves a
- * status and a body in 'resp' (handlers that forget get a 500).
+ * status and a body in 'resp' (handlers that forget get a 500).  Returns
+ * the index of the first row with the request's path (whatever its
+ * method; metrics.h counts by path), or -1 when no route has the path.
  */
-void router_dispatch(const struct route *table, size_t n,
+int router_dispatch(const struct route *table, size_t n,
     struct http_request *req, struct http_response *resp);
 
 /*

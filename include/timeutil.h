@@ -10,8 +10,10 @@
 
 #include <stddef.h>
 
-/* Monotonic clock in milliseconds / seconds, for durations. */
+/* Monotonic clock in milliseconds / microseconds / seconds, for
+ * durations. */
 long long time_mono_ms(void);
+long long time_mono_us(void);
 double time_mono_s(void);
 
 /* Wall clock in milliseconds since the epoch. */

@@ -33,6 +33,7 @@
 #include "daytona_internal.h"
 #include "http_client.h"
 #include "log.h"
+#include "metrics.h"
 #include "timeutil.h"
 
 #define DEF_CONNECT_MS 5000L
@@ -584,6 +585,8 @@ enum dt_err dt_call_do(struct dt_client *c, const struct dt_call *call,
 			resp->body = NULL;
 			continue;
 		}
+		if (rc == DT_OK && resp->status == 429)
+			metrics_count_daytona_429();
 		if (rc == DT_OK && resp->retry_after_ms >= 0 &&
 		    (resp->status == 429 || resp->status == 503))
 			st->retry_after_ms = resp->retry_after_ms;
@@ -594,6 +597,7 @@ enum dt_err dt_call_do(struct dt_client *c, const struct dt_call *call,
 		 * the error with the hint (st->retry_after_ms). */
 		if (delay < 0 || waited + delay > c->retry_budget_ms)
 			break;
+		metrics_count_daytona_retry();
 		if (rc == DT_OK)
 			log_msg(LOG_INFO, "daytona_retry", "%s %s: HTTP %ld, "
 			    "attempt %d, retrying in %ld ms",

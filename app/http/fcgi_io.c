@@ -9,6 +9,7 @@
 #include "config.h"
 #include "fcgi_io.h"
 #include "log.h"
+#include "metrics.h"
 #include "router.h"
 
 static long read_stream(void *ctx, char *buf, size_t len)
@@ -67,19 +68,26 @@ static const char oom_body[] =
     "{\"error\":{\"code\":\"SERVER_ERROR\",\"message\":\"out of memory\","
     "\"details\":{}}}";
 
-static void log_request(const struct http_request *req, int status)
+/* Microseconds since 'start' (CLOCK_MONOTONIC). */
+static long long elapsed_us(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - start->tv_sec) * 1000000 +
+	    (now.tv_nsec - start->tv_nsec) / 1000;
+}
+
+static void log_request(const struct http_request *req, int status,
+    long long us)
 {
 	struct json_object *line;
-	struct timespec now;
 	char num[32];
-	double ms;
+	double ms = (double)us / 1e3;
 	enum log_level level = status >= 500 ? LOG_ERROR : LOG_INFO;
 
 	if ((line = log_begin(level, "request")) == NULL)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (double)(now.tv_sec - req->started.tv_sec) * 1e3 +
-	    (double)(now.tv_nsec - req->started.tv_nsec) / 1e6;
 	/* The path is logged, never the query or body: those carry user
 	 * data (ids, prompts) that the log has no business keeping. */
 	json_object_object_add(line, "method",
@@ -124,6 +132,8 @@ void fcgi_serve(FCGX_Request *fr, const struct fcgi_site *site)
 	struct http_request req;
 	struct http_response resp;
 	enum http_parse_err perr;
+	int row = -1;
+	long long us;
 
 	http_response_init(&resp);
 	perr = http_request_parse(&req, fr->envp, read_stream, fr->in,
@@ -134,7 +144,8 @@ void fcgi_serve(FCGX_Request *fr, const struct fcgi_site *site)
 	if (perr != HTTP_PARSE_OK)
 		parse_error_response(perr, &resp);
 	else
-		router_dispatch(site->routes, site->nroutes, &req, &resp);
+		row = router_dispatch(site->routes, site->nroutes, &req,
+		    &resp);
 	if (resp.oom || resp.status == 0) {
 		http_response_free(&resp);
 		http_response_init(&resp);
@@ -146,7 +157,9 @@ void fcgi_serve(FCGX_Request *fr, const struct fcgi_site *site)
 	} else {
 		fcgi_write_response(fr->out, &req, &resp);
 	}
-	log_request(&req, resp.status);
+	us = elapsed_us(&req.started);
+	log_request(&req, resp.status, us);
+	metrics_observe_request(row, req.method, resp.status, us);
 	log_set_request_id(NULL);
 	http_response_free(&resp);
 	http_request_free(&req);

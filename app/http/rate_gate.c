@@ -7,6 +7,7 @@
 #include "client_ip.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "rate_gate.h"
 
 #define STRICT_DIVISOR 6 /* default strict budget: a sixth of the general */
@@ -108,6 +109,8 @@ int rate_gate_client(struct http_request *req, enum route_limit cls,
 	if (retry == 0)
 		return 0;
 	log_refusal(req, "ip", cls, limit, retry, &client);
+	metrics_count_rate_limited(cls == ROUTE_LIMIT_STRICT,
+	    METRICS_LIMIT_CLIENT);
 	refuse(resp, limit, retry);
 	return -1;
 }
@@ -128,6 +131,8 @@ int rate_gate_user(struct http_request *req, enum route_limit cls,
 		return 0;
 	rl_undo(req->ratelimit, &pass->client);
 	log_refusal(req, "user", cls, limit, retry, NULL);
+	metrics_count_rate_limited(cls == ROUTE_LIMIT_STRICT,
+	    METRICS_LIMIT_USER);
 	refuse(resp, limit, retry);
 	return -1;
 }

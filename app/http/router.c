@@ -149,6 +149,17 @@ static int check_json_body(struct http_request *req,
 	return 0;
 }
 
+/* The first enabled row with the request's path, or -1. */
+static int path_row(const struct route *table, size_t n,
+    const struct http_request *req)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(table[i].path, req->path) == 0 &&
+		    route_enabled(&table[i], req))
+			return (int)i;
+	return -1;
+}
+
 static void route(const struct route *table, size_t n,
     struct http_request *req, struct http_response *resp)
 {
@@ -199,9 +210,10 @@ static void route(const struct route *table, size_t n,
 		    "the handler produced no response", NULL);
 }
 
-void router_dispatch(const struct route *table, size_t n,
+int router_dispatch(const struct route *table, size_t n,
     struct http_request *req, struct http_response *resp)
 {
 	route(table, n, req, resp);
 	add_cors(req, resp);
+	return req->path != NULL ? path_row(table, n, req) : -1;
 }

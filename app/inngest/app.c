@@ -224,6 +224,7 @@ enum ing_err ing_app_new(const struct ing_config *cfg,
 			app->hooks.sleep_ms = hooks->sleep_ms;
 		app->hooks.log = hooks->log;
 		app->hooks.log_call = hooks->log_call;
+		app->hooks.events_sent = hooks->events_sent;
 		app->hooks.log_ud = hooks->log_ud;
 	}
 	if (load_config(app, cfg) != 0) {

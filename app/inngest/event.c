@@ -268,6 +268,9 @@ enum ing_err ing_event_send(struct ing_app *app, struct json_object *events,
 		return ING_ENOMEM;
 	}
 	err = post_events(app, urlstr, payload, ids_out, &status);
+	if (app->hooks.events_sent != NULL)
+		app->hooks.events_sent(app->hooks.log_ud,
+		    json_object_array_length(payload), err == ING_OK);
 	OPENSSL_cleanse(urlstr, strlen(urlstr)); /* carries the event key */
 	free(urlstr);
 	json_object_put(payload);

@@ -469,3 +469,28 @@ void hc_response_free(struct hc_response *resp)
 		resp->headers[i] = NULL;
 	}
 }
+
+enum hc_err hc_probe_tcp(const char *host_port, long timeout_ms)
+{
+	struct sink none = { 0 };
+	char url[300];
+	CURLcode rc;
+	CURL *h;
+
+	if (host_port == NULL || *host_port == '\0' ||
+	    strpbrk(host_port, "/?#@ ") != NULL ||
+	    (size_t)snprintf(url, sizeof(url), "http://%s/", host_port) >=
+	    sizeof(url))
+		return HC_EREFUSED;
+	if ((h = curl_easy_init()) == NULL)
+		return HC_ENOMEM;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	rc = curl_easy_perform(h);
+	curl_easy_cleanup(h);
+	return curl_result(rc, &none);
+}

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "metrics.h"
 #include "sandbox.h"
 #include "timeutil.h"
 
@@ -26,6 +27,37 @@
 #define WAIT_POLL_MAX_MS 1000
 /* ... and asks for a start at most this many times. */
 #define WAIT_MAX_STARTS 3
+
+/*
+ * The provider calls that metrics.h times, wherever the policy makes
+ * them: a start inside a wait counts as a start.
+ */
+static void timed(struct sbx_provider *p, enum metrics_sbx_op op,
+    long long t0, enum sbx_err err)
+{
+	metrics_observe_sandbox(op, p->ops->name, err == SBX_OK,
+	    time_mono_us() - t0);
+}
+
+static enum sbx_err op_start(struct sbx_provider *p, const char *id,
+    struct sbx_error *why)
+{
+	long long t0 = time_mono_us();
+	enum sbx_err err = p->ops->start(p, id, why);
+
+	timed(p, METRICS_SBX_START, t0, err);
+	return err;
+}
+
+static enum sbx_err op_create(struct sbx_provider *p, const char *user_id,
+    struct sbx_info *out, struct sbx_error *why)
+{
+	long long t0 = time_mono_us();
+	enum sbx_err err = p->ops->create_for_user(p, user_id, out, why);
+
+	timed(p, METRICS_SBX_CREATE, t0, err);
+	return err;
+}
 
 
 /*
@@ -44,7 +76,7 @@ static enum sbx_err settle(struct sbx_provider *p, struct sbx_info *info,
 	case SBX_STATE_CREATING:
 		return SBX_OK;
 	case SBX_STATE_STOPPED:
-		err = p->ops->start(p, info->id, why);
+		err = op_start(p, info->id, why);
 		if (err != SBX_OK)
 			return err;
 		/* Report the state the provider now gives (a Daytona start
@@ -81,7 +113,7 @@ static enum sbx_err ensure(struct sbx_provider *p, const char *user_id,
 		memset(&info, 0, sizeof(info));
 		err = p->ops->find_for_user(p, user_id, &info, why);
 		if (err == SBX_ENOTFOUND) {
-			err = p->ops->create_for_user(p, user_id, &info, why);
+			err = op_create(p, user_id, &info, why);
 			if (err == SBX_ECONFLICT)
 				continue; /* another worker created it first */
 			if (err != SBX_OK)
@@ -130,7 +162,7 @@ static enum sbx_err wait_ready(struct sbx_provider *p, const char *id,
 		case SBX_STATE_STOPPED:
 			if (starts < WAIT_MAX_STARTS) {
 				starts++;
-				err = p->ops->start(p, id, why);
+				err = op_start(p, id, why);
 				/* CONFLICT: it is already starting. */
 				if (err != SBX_OK && err != SBX_ECONFLICT)
 					return err;
@@ -183,8 +215,14 @@ enum sbx_err sbx_ensure_for_user(struct sbx_provider *p, const char *user_id,
 enum sbx_err sbx_wait_ready(struct sbx_provider *p, const char *id,
     int deadline_ms, struct sbx_info *out, struct sbx_error *why)
 {
-	return finish(why, usable(p, why) ?
-	    wait_ready(p, id, deadline_ms, out, why) : SBX_EINVAL);
+	long long t0 = time_mono_us();
+	enum sbx_err err;
+
+	if (!usable(p, why))
+		return finish(why, SBX_EINVAL);
+	err = wait_ready(p, id, deadline_ms, out, why);
+	timed(p, METRICS_SBX_READY, t0, err);
+	return finish(why, err);
 }
 
 enum sbx_err sbx_get(struct sbx_provider *p, const char *id,
@@ -205,8 +243,14 @@ enum sbx_err sbx_exec(struct sbx_provider *p, const char *id,
     const char *command, const struct sbx_exec_opts *opts,
     struct sbx_exec_result *out, struct sbx_error *why)
 {
-	return finish(why, usable(p, why) ?
-	    p->ops->exec(p, id, command, opts, out, why) : SBX_EINVAL);
+	long long t0 = time_mono_us();
+	enum sbx_err err;
+
+	if (!usable(p, why))
+		return finish(why, SBX_EINVAL);
+	err = p->ops->exec(p, id, command, opts, out, why);
+	timed(p, METRICS_SBX_EXEC, t0, err);
+	return finish(why, err);
 }
 
 enum sbx_err sbx_write_file(struct sbx_provider *p, const char *id,
@@ -241,6 +285,6 @@ enum sbx_err sbx_find_for_user(struct sbx_provider *p, const char *user_id,
 enum sbx_err sbx_start(struct sbx_provider *p, const char *id,
     struct sbx_error *why)
 {
-	return finish(why, usable(p, why) ? p->ops->start(p, id, why) :
+	return finish(why, usable(p, why) ? op_start(p, id, why) :
 	    SBX_EINVAL);
 }

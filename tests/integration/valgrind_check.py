@@ -25,6 +25,7 @@ SID = "omni-c4c3f581793f8d8c636c5d7eb6c07e0d"  # sbx_name_for_user("vg-user")
 MIX = [
     ("GET", "/", b"", {}, 200),
     ("GET", "/ready", b"", {}, 200),
+    ("GET", "/metrics", b"", {}, 200),
     ("GET", "/nope?a=1&b=%20", b"", {}, 404),
     ("POST", "/", b"", {}, 405),
     ("OPTIONS", "/", b"", {"Origin": "http://a.test"}, 204),

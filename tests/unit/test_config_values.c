@@ -509,6 +509,59 @@ test_prod_signing_key_length(void **state)
 	assert_non_null(cfgval_prod_signing_key_problem(key));
 }
 
+/* ---- cfgval_check_metrics_token / cfgval_check_probe_list ---------- */
+
+static void
+test_metrics_token(void **state)
+{
+	(void)state;
+	assert_null(check(cfgval_check_metrics_token, "0123456789abcdef"));
+	assert_null(check(cfgval_check_metrics_token,
+	    "A-Za-z0-9._~+/=xxxxxxxxx"));
+	assert_non_null(check(cfgval_check_metrics_token, "0123456789abcde"));
+	assert_non_null(check(cfgval_check_metrics_token,
+	    "0123456789abcdef with space"));
+	assert_non_null(check(cfgval_check_metrics_token,
+	    "0123456789abcdef\"quote"));
+	assert_non_null(cfgval_check_metrics_token(NULL));
+}
+
+static void
+test_probe_list_accepted_and_normalised(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *out;
+	} ok[] = {
+		{"api.daytona.io:443", "api.daytona.io:443"},
+		{"a:1, b.example:65535 ,10.0.0.1:80",
+		    "a:1,b.example:65535,10.0.0.1:80"},
+		{"[::1]:443", "[::1]:443"},
+		{" [2001:db8::1]:8080 ", "[2001:db8::1]:8080"},
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_null(check(cfgval_check_probe_list, ok[i].in));
+		assert_string_equal(buf, ok[i].out);
+	}
+}
+
+static void
+test_probe_list_refused(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"", "host", "host:", ":443", "host:0", "host:65536",
+		"host:44a", "a:1,", "a:1,,b:2", "a b:1", "http://a:1",
+		"a:1/x", "[::1]", "[]:1", "[zz]:1", "a_b:1",
+		"a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_non_null(check(cfgval_check_probe_list, bad[i]));
+	assert_non_null(cfgval_check_probe_list(NULL));
+}
+
 int
 main(void)
 {
@@ -537,6 +590,9 @@ main(void)
 		cmocka_unit_test(test_url_loopback_hosts),
 		cmocka_unit_test(test_prod_url_needs_https_or_loopback),
 		cmocka_unit_test(test_prod_signing_key_length),
+		cmocka_unit_test(test_metrics_token),
+		cmocka_unit_test(test_probe_list_accepted_and_normalised),
+		cmocka_unit_test(test_probe_list_refused),
 	};
 	return cmocka_run_group_tests_name("config_values", tests, NULL, NULL);
 }
