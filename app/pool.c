@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -56,6 +57,7 @@ static struct {
 	struct omni_config *cfg;
 	struct rl_table *ratelimit; /* shared with every worker, or NULL */
 	struct metrics *metrics;    /* shared with every worker (metrics.h) */
+	pid_t master_pid;
 	int listen_fd;
 	char unix_path[108];
 	int sig_pipe[2];
@@ -259,6 +261,13 @@ static void child_main(void)
 	close(m.sig_pipe[0]);
 	close(m.sig_pipe[1]);
 	close(m.ready_pipe[0]);
+	/* A master killed outright (SIGKILL, OOM) must not leave workers
+	 * serving with nobody to supervise them: its death sends them the
+	 * stop signal, which drains them.  Checked once more after the
+	 * call, for a master that died before it. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != m.master_pid)
+		kill(getpid(), SIGTERM);
 	if (worker_test_hook != NULL)
 		worker_test_hook("pool_child");
 	status = worker_run(m.listen_fd, m.cfg, m.opts->service, m.ratelimit,
@@ -626,6 +635,7 @@ int pool_run(const struct pool_opts *opts, struct omni_config *cfg)
 	int killed = 0;
 
 	memset(&m, 0, sizeof(m));
+	m.master_pid = getpid();
 	m.opts = opts;
 	m.cfg = cfg;
 	apply_overrides(cfg);

@@ -398,6 +398,19 @@ class FoundationTests(harness.SharedStack):
             r = stack.get("/", timeout=REQUEST_TIMEOUT)
             self.assertEqual(r.status, 200, r)
 
+    def test_workers_stop_when_the_master_is_killed(self):
+        stack = self.own_stack()
+        workers = stack.wait_workers(2)
+        os.kill(stack.pool.pid, signal.SIGKILL)
+        stack.pool.wait(10)
+
+        def gone():
+            return not any(os.path.exists("/proc/%d" % w) and
+                           open("/proc/%d/stat" % w).read().split()[2] != "Z"
+                           for w in workers)
+        # Each worker gets SIGTERM from the master's death and drains.
+        harness.wait_until(gone, 20, what="workers to exit")
+
     def test_spawn_fcgi_mode(self):
         if shutil.which("spawn-fcgi") is None:
             self.fail("spawn-fcgi is not installed (make deps)")
