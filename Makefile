@@ -49,7 +49,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
 .PHONY: all test unit integration asan clang-check valgrind run deps clean \
-	bench bench-executor tests-bin
+	bench bench-executor bench-metrics tests-bin
 
 all: $(BIN) $(EXEC_BIN)
 
@@ -145,7 +145,12 @@ valgrind: $(BIN)
 
 bench: $(BIN) $(EXEC_BIN)
 	@sh bench/bench_get_root.sh
+	@sh bench/bench_metrics.sh
 	@python3 bench/bench_executor.py
+
+# GET / with OMNI_METRICS on and off, same pool (bench/README.md).
+bench-metrics: $(BIN)
+	@sh bench/bench_metrics.sh
 
 # The local executor against the test executor (bench/README.md).
 bench-executor: $(BIN) $(EXEC_BIN)
@@ -157,6 +162,25 @@ run: deps
 
 clean:
 	rm -rf build
+
+# ---- the production image (Dockerfile; docs/deploy.md) --------------------
+#
+#   make image        the base (scripts/image-base.sh: debootstrap, when
+#                     the tag is missing), then the image with buildah,
+#                     tagged localhost/omni:<VERSION>-<revision>
+#   make test-image   build it, run the pool from it behind nginx, and
+#                     scripts/deploy.sh's deploy and rollback (tests/run.py
+#                     runs it in make test where buildah and debootstrap
+#                     are installed)
+
+.PHONY: image test-image
+
+image:
+	@sh scripts/image-base.sh
+	@OMNI_BUILD_PULL=never sh scripts/deploy.sh build
+
+test-image:
+	@python3 tests/image/test_image.py
 
 # ---- libFuzzer targets (tests/fuzz/README.md) -----------------------------
 #

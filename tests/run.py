@@ -124,6 +124,17 @@ def run_fuzz_smoke():
         print("\n".join(l for l in out.splitlines() if l.startswith("fuzz ")))
 
 
+def run_image():
+    """The production image built and run (tests/image/test_image.py),
+    where buildah and debootstrap are installed (.ci/run installs them)."""
+    if shutil.which("buildah") is None or shutil.which("debootstrap") is None:
+        print("image: skipped (buildah or debootstrap not installed)")
+        totals["skipped"] += 1
+        return
+    run_script("image", [sys.executable, "tests/image/test_image.py"],
+               dict(os.environ))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -146,6 +157,7 @@ def main():
                    dict(os.environ))
     if a.only is None:
         run_fuzz_smoke()
+        run_image()
     line = f"{totals['passed']} passed, {totals['failed']} failed"
     if totals["skipped"]:
         line += f", {totals['skipped']} skipped"
