@@ -667,6 +667,8 @@ class ProductionConfigs(unittest.TestCase):
             # caddy
             "OMNI_DOMAIN": "localhost", "OMNI_HTTP_PORT": str(http_port),
             "OMNI_HTTPS_PORT": str(https_port), "OMNI_CADDY_ADMIN": "off",
+            # both: the loopback metrics listener, never a fixed port
+            "OMNI_METRICS_PORT": str(harness.free_port()),
         }
         argv = [sys.executable, harness.RENDER, front, "--production",
                 "--pool-threads", "32", "--out", out]
