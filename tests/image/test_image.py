@@ -762,39 +762,8 @@ class DeployTests(unittest.TestCase):
 
 # ------------------------------------------------------------- runner ---
 
-class LineResult(unittest.TestResult):
-    """One line per test, as tests/integration/run_all.py prints them."""
-
-    def __init__(self):
-        super().__init__()
-        self.passed = 0
-        self._t0 = time.monotonic()
-
-    def startTest(self, test):
-        super().startTest(test)
-        self._t0 = time.monotonic()
-
-    def _line(self, word, test, extra=""):
-        print("%-4s %s (%.1fs)%s" % (word, test.id(),
-                                     time.monotonic() - self._t0, extra),
-              flush=True)
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        self.passed += 1
-        self._line("ok", test)
-
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        self._line("FAIL", test)
-
-    def addError(self, test, err):
-        super().addError(test, err)
-        self._line("FAIL", test, " error")
-
-    def addSkip(self, test, reason):
-        super().addSkip(test, reason)
-        self._line("SKIP", test, ": " + reason)
+# One line per test, as run_all.py prints them, counted the same way.
+from run_all import LineResult  # noqa: E402
 
 
 def main():
