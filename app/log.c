@@ -10,6 +10,7 @@
 #include "timeutil.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,32 @@ int log_level_parse(const char *name, enum log_level *out)
 	return -1;
 }
 
+/*
+ * getpid() is a system call on this libc, and every line carries the pid:
+ * it is read once per process.  A fork resets it in the child (the pool
+ * forks its workers after lines were written).
+ */
+static pid_t cached_pid;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void forget_pid(void)
+{
+	cached_pid = 0;
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, forget_pid);
+}
+
+static long log_pid(void)
+{
+	pthread_once(&pid_once, watch_forks);
+	if (cached_pid == 0)
+		cached_pid = getpid();
+	return (long)cached_pid;
+}
+
 /* The request the calling thread is serving (fcgi_io.c sets it), so that
  * every line written meanwhile, by any module, names it. */
 static _Thread_local char current_request[72];
@@ -102,7 +129,7 @@ struct json_object *log_begin(enum log_level level, const char *event)
 	json_object_object_add(line, "event",
 	    json_object_new_string(event != NULL ? event : ""));
 	json_object_object_add(line, "pid",
-	    json_object_new_int64((int64_t)getpid()));
+	    json_object_new_int64((int64_t)log_pid()));
 	if (current_request[0] != '\0')
 		json_object_object_add(line, "request_id",
 		    json_object_new_string(current_request));
@@ -172,4 +199,147 @@ void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 		free(msg);
 	}
 	log_end(line);
+}
+
+/*
+ * Append 's' as a JSON string (quotes included) to 'out' at '*used', as
+ * json-c escapes it with JSON_C_TO_STRING_NOSLASHESCAPE: the short escapes
+ * for \b \t \n \f \r " and backslash, \u00xx for the other control
+ * characters, every other byte as it is.  Returns -1 when 'cap' is too
+ * small (nothing is promised about 'out' then).
+ */
+static int put_json_string(char *out, size_t cap, size_t *used,
+    const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = *used;
+
+	if (o + 1 > cap)
+		return -1;
+	out[o++] = '"';
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		const char *esc = NULL;
+
+		switch (c) {
+		case '\b': esc = "\\b"; break;
+		case '\t': esc = "\\t"; break;
+		case '\n': esc = "\\n"; break;
+		case '\f': esc = "\\f"; break;
+		case '\r': esc = "\\r"; break;
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		default: break;
+		}
+		if (o + 7 > cap)
+			return -1;
+		if (esc != NULL) {
+			out[o++] = esc[0];
+			out[o++] = esc[1];
+		} else if (c < 0x20) {
+			memcpy(out + o, "\\u00", 4);
+			out[o + 4] = hex[c >> 4];
+			out[o + 5] = hex[c & 0xf];
+			o += 6;
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	if (o + 1 > cap)
+		return -1;
+	out[o++] = '"';
+	*used = o;
+	return 0;
+}
+
+/* Append 'n' bytes; -1 when they do not fit. */
+static int put_bytes(char *out, size_t cap, size_t *used, const char *s,
+    size_t n)
+{
+	if (n > cap - *used)
+		return -1;
+	memcpy(out + *used, s, n);
+	*used += n;
+	return 0;
+}
+
+#define PUT_LIT(out, cap, used, lit) \
+	put_bytes(out, cap, used, lit, sizeof(lit) - 1)
+
+/* Append 'v' in decimal, with at least 'min_digits' digits. */
+static int put_uint(char *out, size_t cap, size_t *used,
+    unsigned long long v, int min_digits)
+{
+	char digits[24];
+	int n = 0;
+
+	do {
+		digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 || n < min_digits);
+	return put_bytes(out, cap, used, digits + sizeof(digits) - n,
+	    (size_t)n);
+}
+
+static int format_request(char *out, size_t cap, size_t *used,
+    enum log_level level, const char *method, const char *path, int status,
+    long long us)
+{
+	const char *lname = level_names[level];
+	char ts[40];
+
+	if (us < 0)
+		us = 0;
+	time_rfc3339_now(ts, sizeof(ts));
+	if (PUT_LIT(out, cap, used, "{\"ts\":\"") != 0 ||
+	    put_bytes(out, cap, used, ts, strlen(ts)) != 0 ||
+	    PUT_LIT(out, cap, used, "\",\"level\":\"") != 0 ||
+	    put_bytes(out, cap, used, lname, strlen(lname)) != 0 ||
+	    PUT_LIT(out, cap, used, "\",\"event\":\"request\",\"pid\":") != 0 ||
+	    put_uint(out, cap, used, (unsigned long long)log_pid(), 1) != 0)
+		return -1;
+	if (current_request[0] != '\0' &&
+	    (PUT_LIT(out, cap, used, ",\"request_id\":") != 0 ||
+	    put_json_string(out, cap, used, current_request) != 0))
+		return -1;
+	/* duration_ms as "%.3f" of us / 1000 prints it: exact decimals. */
+	if (PUT_LIT(out, cap, used, ",\"method\":") != 0 ||
+	    put_json_string(out, cap, used, method != NULL ? method : "-") != 0 ||
+	    PUT_LIT(out, cap, used, ",\"path\":") != 0 ||
+	    put_json_string(out, cap, used, path != NULL ? path : "-") != 0 ||
+	    PUT_LIT(out, cap, used, ",\"status\":") != 0 ||
+	    (status < 0 && PUT_LIT(out, cap, used, "-") != 0) ||
+	    put_uint(out, cap, used, (unsigned long long)(status < 0 ?
+	    -(long long)status : status), 1) != 0 ||
+	    PUT_LIT(out, cap, used, ",\"duration_ms\":") != 0 ||
+	    put_uint(out, cap, used, (unsigned long long)(us / 1000), 1) != 0 ||
+	    PUT_LIT(out, cap, used, ".") != 0 ||
+	    put_uint(out, cap, used, (unsigned long long)(us % 1000), 3) != 0)
+		return -1;
+	return PUT_LIT(out, cap, used, "}\n");
+}
+
+void log_request(enum log_level level, const char *method, const char *path,
+    int status, long long duration_us)
+{
+	char small[1024];
+	size_t used = 0, cap;
+	char *big;
+
+	if (!log_enabled(level))
+		return;
+	if (format_request(small, sizeof(small), &used, level, method, path,
+	    status, duration_us) == 0) {
+		write_all(small, used);
+		return;
+	}
+	/* A long path: room for every byte escaped six times over. */
+	cap = sizeof(small) + (path != NULL ? strlen(path) * 6 : 0);
+	if ((big = malloc(cap)) == NULL)
+		return;
+	used = 0;
+	if (format_request(big, cap, &used, level, method, path, status,
+	    duration_us) == 0)
+		write_all(big, used);
+	free(big);
 }

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "timeutil.h"
@@ -53,18 +54,40 @@ void time_sleep_ms(long long ms)
 
 void time_rfc3339_now(char *buf, size_t len)
 {
+	/* The seconds part changes once a second and every log line asks
+	 * for it: each thread keeps the last one formatted. */
+	static _Thread_local time_t cached_sec = -1;
+	static _Thread_local char cached[24];
+	static _Thread_local size_t cached_len;
 	struct timespec now;
 	struct tm tm;
-	size_t n;
 
 	if (clock_gettime(CLOCK_REALTIME, &now) != 0) {
 		now.tv_sec = time(NULL);
 		now.tv_nsec = 0;
 	}
-	if (gmtime_r(&now.tv_sec, &tm) == NULL ||
-	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
-		snprintf(buf, len, "1970-01-01T00:00:00.000Z");
-		return;
+	if (now.tv_sec != cached_sec) {
+		if (gmtime_r(&now.tv_sec, &tm) == NULL ||
+		    (cached_len = strftime(cached, sizeof(cached),
+		    "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+			cached_sec = -1;
+			snprintf(buf, len, "1970-01-01T00:00:00.000Z");
+			return;
+		}
+		cached_sec = now.tv_sec;
 	}
-	snprintf(buf + n, len - n, ".%03ldZ", now.tv_nsec / 1000000L);
+	if (len >= cached_len + 6) {
+		long ms = now.tv_nsec / 1000000L;
+
+		memcpy(buf, cached, cached_len);
+		buf[cached_len] = '.';
+		buf[cached_len + 1] = (char)('0' + ms / 100);
+		buf[cached_len + 2] = (char)('0' + ms / 10 % 10);
+		buf[cached_len + 3] = (char)('0' + ms % 10);
+		buf[cached_len + 4] = 'Z';
+		buf[cached_len + 5] = '\0';
+	} else {
+		snprintf(buf, len, "%.*s.%03ldZ", (int)cached_len, cached,
+		    now.tv_nsec / 1000000L);
+	}
 }

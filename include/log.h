@@ -56,6 +56,19 @@ struct json_object *log_begin(enum log_level level, const char *event);
 void log_set_request_id(const char *id);
 void log_end(struct json_object *line);
 
+/*
+ * The access line of one request, the most frequent line by far:
+ * {"ts","level","event":"request","pid","request_id","method","path",
+ * "status","duration_ms"} (the microseconds 'duration_us' as
+ * milliseconds with three decimals) with the same fields, order and escaping as
+ * log_begin() and log_end() would write (test_log.c compares the two),
+ * but formatted straight into one buffer instead of a json-c object, so
+ * that logging a health check does not cost more than answering it.
+ * 'method' and 'path' may be NULL ("-").  Same threshold rule.
+ */
+void log_request(enum log_level level, const char *method, const char *path,
+    int status, long long duration_us);
+
 /* One line with a "msg" field formatted printf-style.  The text must not
  * contain secrets or user data. */
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)

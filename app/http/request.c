@@ -84,15 +84,47 @@ int http_is_json_type(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
-/* Look up a FastCGI param; borrowed from envp. */
-static const char *param(char *const *envp, const char *name)
-{
-	size_t n = strlen(name);
+/* The FastCGI params the parser reads, borrowed from envp. */
+struct cgi_params {
+	const char *method, *uri, *query, *remote_addr, *content_type,
+	    *content_length, *document_uri;
+};
 
-	for (; envp != NULL && *envp != NULL; envp++)
-		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
-			return *envp + n + 1;
-	return NULL;
+/* One pass over envp for all of them (the first occurrence wins, as a
+ * lookup would find it): this runs for every request. */
+static void known_params(char *const *envp, struct cgi_params *p)
+{
+	static const struct {
+		const char *name;
+		size_t len;
+	} known[] = {
+#define NAME(s) { s, sizeof(s) - 1 }
+		NAME("REQUEST_METHOD"), NAME("REQUEST_URI"),
+		NAME("QUERY_STRING"), NAME("REMOTE_ADDR"),
+		NAME("CONTENT_TYPE"), NAME("CONTENT_LENGTH"),
+		NAME("DOCUMENT_URI"),
+#undef NAME
+	};
+	/* In the order of 'known'. */
+	const char **slot[] = {
+		&p->method, &p->uri, &p->query, &p->remote_addr,
+		&p->content_type, &p->content_length, &p->document_uri,
+	};
+
+	_Static_assert(sizeof(known) / sizeof(known[0]) ==
+	    sizeof(slot) / sizeof(slot[0]), "one slot per name");
+	memset(p, 0, sizeof(*p));
+	for (; envp != NULL && *envp != NULL; envp++) {
+		const char *e = *envp;
+
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			if (e[0] == known[k].name[0] && *slot[k] == NULL &&
+			    strncmp(e, known[k].name, known[k].len) == 0 &&
+			    e[known[k].len] == '=') {
+				*slot[k] = e + known[k].len + 1;
+				break;
+			}
+	}
 }
 
 static int kv_push(struct http_kv **arr, size_t *n, char *name, char *value)
@@ -111,41 +143,53 @@ static int kv_push(struct http_kv **arr, size_t *n, char *name, char *value)
 	return 0;
 }
 
-/* "HTTP_X_REQUEST_ID" -> "x-request-id" */
-static char *header_name(const char *p, size_t len)
-{
-	char *name = malloc(len + 1);
-
-	if (name == NULL)
-		return NULL;
-	for (size_t i = 0; i < len; i++)
-		name[i] = p[i] == '_' ? '-' : (char)tolower((unsigned char)p[i]);
-	name[len] = '\0';
-	return name;
-}
-
+/*
+ * The request headers from the HTTP_* params: "HTTP_X_REQUEST_ID=v" ->
+ * {"x-request-id", "v"}.  The array is sized once, and each header is one
+ * allocation holding the name, then the value (headers_free frees the
+ * names only).
+ */
 static int parse_headers(struct http_request *req, char *const *envp)
 {
+	size_t count = 0;
+
+	for (char *const *e = envp; e != NULL && *e != NULL; e++)
+		count += strncmp(*e, "HTTP_", 5) == 0;
+	if (count == 0)
+		return 0;
+	if ((req->headers = calloc(count, sizeof(*req->headers))) == NULL)
+		return -1;
 	for (; envp != NULL && *envp != NULL; envp++) {
 		const char *e = *envp, *eq;
-		char *name, *value;
+		size_t nlen, vlen;
+		char *kv;
 
 		if (strncmp(e, "HTTP_", 5) != 0)
 			continue;
 		eq = strchr(e, '=');
 		if (eq == NULL || eq == e + 5)
 			continue;
-		name = header_name(e + 5, (size_t)(eq - e - 5));
-		value = strdup(eq + 1);
-		if (name == NULL || value == NULL) {
-			free(name);
-			free(value);
+		nlen = (size_t)(eq - e - 5);
+		vlen = strlen(eq + 1);
+		if ((kv = malloc(nlen + 1 + vlen + 1)) == NULL)
 			return -1;
-		}
-		if (kv_push(&req->headers, &req->nheaders, name, value) != 0)
-			return -1;
+		for (size_t i = 0; i < nlen; i++)
+			kv[i] = e[5 + i] == '_' ? '-' :
+			    (char)tolower((unsigned char)e[5 + i]);
+		kv[nlen] = '\0';
+		memcpy(kv + nlen + 1, eq + 1, vlen + 1);
+		req->headers[req->nheaders].name = kv;
+		req->headers[req->nheaders].value = kv + nlen + 1;
+		req->nheaders++;
 	}
 	return 0;
+}
+
+static void headers_free(struct http_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(kv[i].name);
+	free(kv);
 }
 
 static enum http_parse_err parse_query(struct http_request *req)
@@ -304,12 +348,14 @@ static int method_valid(const char *m)
 static enum http_parse_err parse_head(struct http_request *req,
     char *const *envp, const struct omni_config *cfg)
 {
-	const char *method = param(envp, "REQUEST_METHOD");
-	const char *uri = param(envp, "REQUEST_URI");
-	const char *qs = param(envp, "QUERY_STRING");
-	const char *v;
+	struct cgi_params cp;
+	const char *method, *uri, *qs, *v;
 	size_t plen;
 
+	known_params(envp, &cp);
+	method = cp.method;
+	uri = cp.uri;
+	qs = cp.query;
 	memset(req, 0, sizeof(*req));
 	clock_gettime(CLOCK_MONOTONIC, &req->started);
 	req->cfg = cfg;
@@ -320,11 +366,11 @@ static enum http_parse_err parse_head(struct http_request *req,
 	}
 	set_request_id(req);
 
-	v = param(envp, "REMOTE_ADDR");
+	v = cp.remote_addr;
 	req->remote_addr = strdup(v ? v : "");
-	if ((v = param(envp, "CONTENT_TYPE")) != NULL && *v != '\0')
+	if ((v = cp.content_type) != NULL && *v != '\0')
 		req->content_type = strdup(v);
-	if ((v = param(envp, "CONTENT_LENGTH")) != NULL && *v != '\0') {
+	if ((v = cp.content_length) != NULL && *v != '\0') {
 		char *end;
 
 		errno = 0;
@@ -340,7 +386,7 @@ static enum http_parse_err parse_head(struct http_request *req,
 	strcpy(req->method, method);
 
 	if (uri == NULL)
-		uri = param(envp, "DOCUMENT_URI");
+		uri = cp.document_uri;
 	if (uri == NULL || uri[0] != '/')
 		return HTTP_PARSE_BAD_PATH;
 	plen = strcspn(uri, "?#");
@@ -386,7 +432,7 @@ void http_request_free(struct http_request *req)
 	free(req->path);
 	free(req->raw_query);
 	kv_free(req->params, req->nparams);
-	kv_free(req->headers, req->nheaders);
+	headers_free(req->headers, req->nheaders);
 	free(req->remote_addr);
 	free(req->content_type);
 	free(req->body);

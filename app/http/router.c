@@ -160,7 +160,7 @@ static int path_row(const struct route *table, size_t n,
 	return -1;
 }
 
-static void route(const struct route *table, size_t n,
+static void route(const struct route *table, size_t n, int row,
     struct http_request *req, struct http_response *resp)
 {
 	const struct route *match = NULL;
@@ -172,21 +172,24 @@ static void route(const struct route *table, size_t n,
 		    "the request body is larger than the server accepts", NULL);
 		return;
 	}
-	if (router_allow(table, n, req, req->path, allow, sizeof(allow)) == 0) {
+	/* The Allow list is built only for the answers that carry it. */
+	if (row < 0) {
 		http_response_error(resp, API_NOT_FOUND, "no such endpoint",
 		    NULL);
 		return;
 	}
 	if (strcmp(req->method, "OPTIONS") == 0) {
+		router_allow(table, n, req, req->path, allow, sizeof(allow));
 		preflight(req, resp, allow);
 		return;
 	}
-	for (size_t i = 0; i < n && match == NULL; i++)
+	for (size_t i = (size_t)row; i < n && match == NULL; i++)
 		if (strcmp(table[i].path, req->path) == 0 &&
 		    route_enabled(&table[i], req) &&
 		    method_matches(&table[i], req->method))
 			match = &table[i];
 	if (match == NULL) {
+		router_allow(table, n, req, req->path, allow, sizeof(allow));
 		http_response_error(resp, API_METHOD_NOT_ALLOWED,
 		    "method not allowed on this endpoint", NULL);
 		http_response_header(resp, "Allow", allow);
@@ -213,7 +216,9 @@ static void route(const struct route *table, size_t n,
 int router_dispatch(const struct route *table, size_t n,
     struct http_request *req, struct http_response *resp)
 {
-	route(table, n, req, resp);
+	int row = req->path != NULL ? path_row(table, n, req) : -1;
+
+	route(table, n, row, req, resp);
 	add_cors(req, resp);
-	return req->path != NULL ? path_row(table, n, req) : -1;
+	return row;
 }

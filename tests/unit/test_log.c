@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
 #include "log.h"
 
 static FILE *cap_file;
@@ -379,6 +381,132 @@ test_level_names(void **state)
 	assert_string_equal(log_level_name((enum log_level)99), "unknown");
 }
 
+/* The request line as log_begin() + log_end() write it. */
+static void
+request_line_by_json_c(enum log_level level, const char *method,
+    const char *path, int status, long long us)
+{
+	struct json_object *line = log_begin(level, "request");
+	double ms = (double)us / 1e3;
+	char num[32];
+
+	json_object_object_add(line, "method",
+	    json_object_new_string(method ? method : "-"));
+	json_object_object_add(line, "path",
+	    json_object_new_string(path ? path : "-"));
+	json_object_object_add(line, "status", json_object_new_int(status));
+	snprintf(num, sizeof(num), "%.3f", ms);
+	json_object_object_add(line, "duration_ms",
+	    json_object_new_double_s(ms, num));
+	log_end(line);
+}
+
+/* Both writers, one line each; equal once the timestamps are cut off
+ * ({"ts":"2026-12-04T10:00:00.123Z" is 31 bytes). */
+static void
+assert_same_request_line(enum log_level level, const char *method,
+    const char *path, int status, long long us)
+{
+	char *out, *nl;
+	size_t len;
+
+	capture_start();
+	log_request(level, method, path, status, us);
+	request_line_by_json_c(level, method, path, status, us);
+	out = capture_end(&len);
+	nl = strchr(out, '\n');
+	assert_non_null(nl);
+	assert_int_equal(out + len - (nl + 1), nl + 1 - out);
+	assert_true(nl - out > 31);
+	if (memcmp(out + 31, nl + 1 + 31, (size_t)(nl - out) - 31) != 0)
+		fail_msg("fast:   %.*s\njson-c: %s", (int)(nl - out), out, nl + 1);
+	free(out);
+}
+
+static void
+test_request_line_matches_json_c(void **state)
+{
+	char every[256], *longpath;
+	size_t n = 0;
+
+	(void)state;
+	for (int c = 1; c < 256; c++)
+		every[n++] = (char)c;
+	every[n] = '\0';
+	longpath = malloc(5001);
+	assert_non_null(longpath);
+	for (size_t i = 0; i < 5000; i++)
+		longpath[i] = "/\"\\\n"[i % 4];
+	longpath[5000] = '\0';
+	assert_same_request_line(LOG_INFO, "GET", "/", 200, 123);
+	assert_same_request_line(LOG_ERROR, "POST", "/api/x", 503, 1234567);
+	assert_same_request_line(LOG_INFO, NULL, NULL, 400, 0);
+	assert_same_request_line(LOG_INFO, "GET", every, 404, 4);
+	assert_same_request_line(LOG_INFO, "GET", longpath, 404, 2500);
+	assert_same_request_line(LOG_INFO, "GET", "/", 200, 86400123456LL);
+	for (long long us = 0; us < 3000; us += 7)
+		assert_same_request_line(LOG_WARN, "PUT", "/p", 201, us);
+	log_set_request_id("req-\"1\"");
+	assert_same_request_line(LOG_INFO, "HEAD", "/ready", 200, 10);
+	log_set_request_id(NULL);
+	free(longpath);
+}
+
+static void
+test_request_line_below_threshold_writes_nothing(void **state)
+{
+	char *out;
+	size_t len;
+
+	(void)state;
+	log_set_level(LOG_WARN);
+	capture_start();
+	log_request(LOG_INFO, "GET", "/", 200, 1000);
+	out = capture_end(&len);
+	assert_int_equal(len, 0);
+	free(out);
+	capture_start();
+	log_request(LOG_ERROR, "GET", "/", 500, 1000);
+	out = capture_end(&len);
+	assert_true(len > 0);
+	free(out);
+}
+
+/* The pid is read once per process: a forked child must log its own. */
+static void
+test_pid_after_fork_is_the_childs(void **state)
+{
+	int fds[2], status;
+	char buf[512] = "";
+	pid_t kid;
+	ssize_t n;
+
+	(void)state;
+	log_msg(LOG_INFO, "before_fork", "x"); /* the parent's pid cached */
+	assert_int_equal(pipe(fds), 0);
+	kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		log_request(LOG_INFO, "GET", "/", 200, 1);
+		_exit(0);
+	}
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	assert_int_equal(waitpid(kid, &status, 0), kid);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	{
+		struct json_object *line = parse_line(buf);
+		struct json_object *pid;
+
+		assert_true(json_object_object_get_ex(line, "pid", &pid));
+		assert_int_equal(json_object_get_int64(pid), kid);
+		json_object_put(line);
+	}
+}
+
 int
 main(void)
 {
@@ -399,6 +527,9 @@ main(void)
 		T(test_level_parse_accepts_names_any_case),
 		T(test_level_parse_rejects_unknown),
 		T(test_level_names),
+		T(test_request_line_matches_json_c),
+		T(test_request_line_below_threshold_writes_nothing),
+		T(test_pid_after_fork_is_the_childs),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }
