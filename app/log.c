@@ -105,10 +105,10 @@ static _Thread_local char current_request[72];
 
 void log_set_request_id(const char *id)
 {
-	if (id == NULL)
-		current_request[0] = '\0';
-	else
-		snprintf(current_request, sizeof(current_request), "%s", id);
+	size_t n = id != NULL ? strnlen(id, sizeof(current_request) - 1) : 0;
+
+	memcpy(current_request, id != NULL ? id : "", n);
+	current_request[n] = '\0';
 }
 
 struct json_object *log_begin(enum log_level level, const char *event)

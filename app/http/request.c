@@ -287,7 +287,12 @@ static enum http_parse_err read_body(struct http_request *req,
 		req->body_status = HTTP_BODY_TOO_LARGE;
 		return HTTP_PARSE_OK;
 	}
-	cap = req->content_length > 0 ? (size_t)req->content_length : 4096;
+	/* Without a length (a GET, or a chunked body) start small: most such
+	 * requests have no body, and a small block comes from the thread's
+	 * cache where a page-sized one makes malloc consolidate its free
+	 * lists on every request.  A body of unknown length grows by
+	 * doubling. */
+	cap = req->content_length > 0 ? (size_t)req->content_length : 64;
 	if (cap > max)
 		cap = max;
 	if ((buf = malloc(cap + 1)) == NULL)
