@@ -201,74 +201,44 @@ void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 	log_end(line);
 }
 
-/*
- * Append 's' as a JSON string (quotes included) to 'out' at '*used', as
- * json-c escapes it with JSON_C_TO_STRING_NOSLASHESCAPE: the short escapes
- * for \b \t \n \f \r " and backslash, \u00xx for the other control
- * characters, every other byte as it is.  Returns -1 when 'cap' is too
- * small (nothing is promised about 'out' then).
- */
-static int put_json_string(char *out, size_t cap, size_t *used,
-    const char *s)
+/* ---- lines built straight into a buffer (log_line_*) ---- */
+
+/* Make room for 'n' more bytes: the stack buffer first, then the heap. */
+static int line_room(struct log_line *l, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = *used;
+	size_t cap;
+	char *grown;
 
-	if (o + 1 > cap)
+	if (l->failed)
 		return -1;
-	out[o++] = '"';
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		const char *esc = NULL;
-
-		switch (c) {
-		case '\b': esc = "\\b"; break;
-		case '\t': esc = "\\t"; break;
-		case '\n': esc = "\\n"; break;
-		case '\f': esc = "\\f"; break;
-		case '\r': esc = "\\r"; break;
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		default: break;
-		}
-		if (o + 7 > cap)
-			return -1;
-		if (esc != NULL) {
-			out[o++] = esc[0];
-			out[o++] = esc[1];
-		} else if (c < 0x20) {
-			memcpy(out + o, "\\u00", 4);
-			out[o + 4] = hex[c >> 4];
-			out[o + 5] = hex[c & 0xf];
-			o += 6;
-		} else {
-			out[o++] = (char)c;
-		}
+	if (l->len + n <= l->cap)
+		return 0;
+	cap = (l->len + n) * 2;
+	grown = l->buf == l->small ? malloc(cap) : realloc(l->buf, cap);
+	if (grown == NULL) {
+		l->failed = 1;
+		return -1;
 	}
-	if (o + 1 > cap)
-		return -1;
-	out[o++] = '"';
-	*used = o;
+	if (l->buf == l->small)
+		memcpy(grown, l->small, l->len);
+	l->buf = grown;
+	l->cap = cap;
 	return 0;
 }
 
-/* Append 'n' bytes; -1 when they do not fit. */
-static int put_bytes(char *out, size_t cap, size_t *used, const char *s,
-    size_t n)
+static void line_bytes(struct log_line *l, const char *s, size_t n)
 {
-	if (n > cap - *used)
-		return -1;
-	memcpy(out + *used, s, n);
-	*used += n;
-	return 0;
+	if (line_room(l, n) != 0)
+		return;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
 }
 
-#define PUT_LIT(out, cap, used, lit) \
-	put_bytes(out, cap, used, lit, sizeof(lit) - 1)
+#define LINE_LIT(l, lit) line_bytes(l, lit, sizeof(lit) - 1)
 
-/* Append 'v' in decimal, with at least 'min_digits' digits. */
-static int put_uint(char *out, size_t cap, size_t *used,
-    unsigned long long v, int min_digits)
+/* 'v' in decimal, with at least 'min_digits' digits. */
+static void line_uint(struct log_line *l, unsigned long long v,
+    int min_digits)
 {
 	char digits[24];
 	int n = 0;
@@ -277,69 +247,133 @@ static int put_uint(char *out, size_t cap, size_t *used,
 		digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v > 0 || n < min_digits);
-	return put_bytes(out, cap, used, digits + sizeof(digits) - n,
-	    (size_t)n);
+	line_bytes(l, digits + sizeof(digits) - n, (size_t)n);
 }
 
-static int format_request(char *out, size_t cap, size_t *used,
-    enum log_level level, const char *method, const char *path, int status,
-    long long us)
+/*
+ * 's' as a JSON string, quotes included, escaped as json-c escapes it
+ * with JSON_C_TO_STRING_NOSLASHESCAPE: the short escapes for \b \t \n \f
+ * \r " and backslash, \u00xx for the other control characters, every
+ * other byte as it is.
+ */
+static void line_string(struct log_line *l, const char *s)
 {
-	const char *lname = level_names[level];
+	static const char hex[] = "0123456789abcdef";
+
+	if (line_room(l, strlen(s) * 6 + 2) != 0)
+		return;
+	l->buf[l->len++] = '"';
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc = 0;
+
+		switch (c) {
+		case '\b': esc = 'b'; break;
+		case '\t': esc = 't'; break;
+		case '\n': esc = 'n'; break;
+		case '\f': esc = 'f'; break;
+		case '\r': esc = 'r'; break;
+		case '"': esc = '"'; break;
+		case '\\': esc = '\\'; break;
+		default: break;
+		}
+		if (esc != 0) {
+			l->buf[l->len++] = '\\';
+			l->buf[l->len++] = esc;
+		} else if (c < 0x20) {
+			memcpy(l->buf + l->len, "\\u00", 4);
+			l->buf[l->len + 4] = hex[c >> 4];
+			l->buf[l->len + 5] = hex[c & 0xf];
+			l->len += 6;
+		} else {
+			l->buf[l->len++] = (char)c;
+		}
+	}
+	l->buf[l->len++] = '"';
+}
+
+static void line_key(struct log_line *l, const char *name)
+{
+	LINE_LIT(l, ",");
+	line_string(l, name);
+	LINE_LIT(l, ":");
+}
+
+int log_line_begin(struct log_line *l, enum log_level level,
+    const char *event)
+{
 	char ts[40];
 
+	if (!log_enabled(level))
+		return -1;
+	l->buf = l->small;
+	l->len = 0;
+	l->cap = sizeof(l->small);
+	l->failed = 0;
+	time_rfc3339_now(ts, sizeof(ts));
+	LINE_LIT(l, "{\"ts\":");
+	line_string(l, ts);
+	LINE_LIT(l, ",\"level\":");
+	line_string(l, level_names[level]);
+	LINE_LIT(l, ",\"event\":");
+	line_string(l, event != NULL ? event : "");
+	LINE_LIT(l, ",\"pid\":");
+	line_uint(l, (unsigned long long)log_pid(), 1);
+	if (current_request[0] != '\0')
+		log_line_str(l, "request_id", current_request);
+	return 0;
+}
+
+void log_line_str(struct log_line *l, const char *name, const char *value)
+{
+	line_key(l, name);
+	line_string(l, value != NULL ? value : "");
+}
+
+void log_line_int(struct log_line *l, const char *name, long long value)
+{
+	line_key(l, name);
+	if (value < 0) {
+		LINE_LIT(l, "-");
+		line_uint(l, (unsigned long long)0 - (unsigned long long)value,
+		    1);
+	} else {
+		line_uint(l, (unsigned long long)value, 1);
+	}
+}
+
+void log_line_ms(struct log_line *l, const char *name, long long us)
+{
 	if (us < 0)
 		us = 0;
-	time_rfc3339_now(ts, sizeof(ts));
-	if (PUT_LIT(out, cap, used, "{\"ts\":\"") != 0 ||
-	    put_bytes(out, cap, used, ts, strlen(ts)) != 0 ||
-	    PUT_LIT(out, cap, used, "\",\"level\":\"") != 0 ||
-	    put_bytes(out, cap, used, lname, strlen(lname)) != 0 ||
-	    PUT_LIT(out, cap, used, "\",\"event\":\"request\",\"pid\":") != 0 ||
-	    put_uint(out, cap, used, (unsigned long long)log_pid(), 1) != 0)
-		return -1;
-	if (current_request[0] != '\0' &&
-	    (PUT_LIT(out, cap, used, ",\"request_id\":") != 0 ||
-	    put_json_string(out, cap, used, current_request) != 0))
-		return -1;
-	/* duration_ms as "%.3f" of us / 1000 prints it: exact decimals. */
-	if (PUT_LIT(out, cap, used, ",\"method\":") != 0 ||
-	    put_json_string(out, cap, used, method != NULL ? method : "-") != 0 ||
-	    PUT_LIT(out, cap, used, ",\"path\":") != 0 ||
-	    put_json_string(out, cap, used, path != NULL ? path : "-") != 0 ||
-	    PUT_LIT(out, cap, used, ",\"status\":") != 0 ||
-	    (status < 0 && PUT_LIT(out, cap, used, "-") != 0) ||
-	    put_uint(out, cap, used, (unsigned long long)(status < 0 ?
-	    -(long long)status : status), 1) != 0 ||
-	    PUT_LIT(out, cap, used, ",\"duration_ms\":") != 0 ||
-	    put_uint(out, cap, used, (unsigned long long)(us / 1000), 1) != 0 ||
-	    PUT_LIT(out, cap, used, ".") != 0 ||
-	    put_uint(out, cap, used, (unsigned long long)(us % 1000), 3) != 0)
-		return -1;
-	return PUT_LIT(out, cap, used, "}\n");
+	line_key(l, name);
+	/* As "%.3f" prints us / 1000: the decimals are exact. */
+	line_uint(l, (unsigned long long)(us / 1000), 1);
+	LINE_LIT(l, ".");
+	line_uint(l, (unsigned long long)(us % 1000), 3);
+}
+
+void log_line_end(struct log_line *l)
+{
+	LINE_LIT(l, "}\n");
+	if (!l->failed)
+		write_all(l->buf, l->len);
+	if (l->buf != l->small)
+		free(l->buf);
+	l->buf = l->small;
+	l->len = 0;
 }
 
 void log_request(enum log_level level, const char *method, const char *path,
     int status, long long duration_us)
 {
-	char small[1024];
-	size_t used = 0, cap;
-	char *big;
+	struct log_line l;
 
-	if (!log_enabled(level))
+	if (log_line_begin(&l, level, "request") != 0)
 		return;
-	if (format_request(small, sizeof(small), &used, level, method, path,
-	    status, duration_us) == 0) {
-		write_all(small, used);
-		return;
-	}
-	/* A long path: room for every byte escaped six times over. */
-	cap = sizeof(small) + (path != NULL ? strlen(path) * 6 : 0);
-	if ((big = malloc(cap)) == NULL)
-		return;
-	used = 0;
-	if (format_request(big, cap, &used, level, method, path, status,
-	    duration_us) == 0)
-		write_all(big, used);
-	free(big);
+	log_line_str(&l, "method", method != NULL ? method : "-");
+	log_line_str(&l, "path", path != NULL ? path : "-");
+	log_line_int(&l, "status", status);
+	log_line_ms(&l, "duration_ms", duration_us);
+	log_line_end(&l);
 }

@@ -83,33 +83,28 @@ static void sdk_log(void *ud, enum ing_log_level level, const char *event,
 }
 
 /* One "inngest_call" line per call request, fields in the order the SDK
- * wrote them before it had hooks. */
+ * wrote them before it had hooks.  A line per call: built straight into
+ * a buffer (log_line), not as a json-c object. */
 static void sdk_log_call(void *ud, const struct ing_log_call *c)
 {
-	struct json_object *line;
+	struct log_line line;
 
 	(void)ud;
 	/* Counted whatever the log level lets through. */
 	metrics_count_inngest_call(c->fn, c->status);
-	if ((line = log_begin(LOG_INFO, "inngest_call")) == NULL)
+	if (log_line_begin(&line, LOG_INFO, "inngest_call") != 0)
 		return;
 	if (c->fn != NULL)
-		json_object_object_add(line, "fn",
-		    json_object_new_string(c->fn));
+		log_line_str(&line, "fn", c->fn);
 	if (c->run_id != NULL)
-		json_object_object_add(line, "run_id",
-		    json_object_new_string(c->run_id));
-	json_object_object_add(line, "attempt",
-	    json_object_new_int64(c->attempt));
+		log_line_str(&line, "run_id", c->run_id);
+	log_line_int(&line, "attempt", c->attempt);
 	if (c->rc != NULL)
-		json_object_object_add(line, "rc",
-		    json_object_new_string(c->rc));
-	json_object_object_add(line, "status",
-	    json_object_new_int64(c->status));
-	json_object_object_add(line, "ops",
-	    json_object_new_int64((int64_t)c->ops));
-	json_object_object_add(line, "ms", json_object_new_int64(c->ms));
-	log_end(line);
+		log_line_str(&line, "rc", c->rc);
+	log_line_int(&line, "status", c->status);
+	log_line_int(&line, "ops", (long long)c->ops);
+	log_line_int(&line, "ms", c->ms);
+	log_line_end(&line);
 }
 
 static void sdk_events_sent(void *ud, size_t count, int ok)

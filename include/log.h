@@ -57,15 +57,33 @@ void log_set_request_id(const char *id);
 void log_end(struct json_object *line);
 
 /*
- * The access line of one request, the most frequent line by far:
- * {"ts","level","event":"request","pid","request_id","method","path",
- * "status","duration_ms"} (the microseconds 'duration_us' as
- * milliseconds with three decimals) with the same fields, order and escaping as
- * log_begin() and log_end() would write (test_log.c compares the two),
- * but formatted straight into one buffer instead of a json-c object, so
- * that logging a health check does not cost more than answering it.
- * 'method' and 'path' may be NULL ("-").  Same threshold rule.
+ * Lines on hot paths, built field by field straight into one buffer
+ * rather than as a json-c object: the same standard fields (ts, level,
+ * event, pid, request_id), order and escaping as log_begin() and
+ * log_end() write (test_log.c compares the two), at a fraction of the
+ * cost.  log_line_begin() returns 0 when 'level' passes the threshold --
+ * then add fields in order and call log_line_end(), which writes the
+ * line with one write(2) and releases it -- or -1, with nothing to end.
+ * A line that outgrows the struct's buffer moves to the heap; out of
+ * memory, it is dropped.
  */
+struct log_line {
+	char small[1024];
+	char *buf;      /* 'small', or the heap */
+	size_t len, cap;
+	int failed;
+};
+
+int log_line_begin(struct log_line *l, enum log_level level,
+    const char *event);
+void log_line_str(struct log_line *l, const char *name, const char *value);
+void log_line_int(struct log_line *l, const char *name, long long value);
+/* 'us' microseconds as milliseconds with three decimals (duration_ms). */
+void log_line_ms(struct log_line *l, const char *name, long long us);
+void log_line_end(struct log_line *l);
+
+/* The access line of one request, the most frequent line by far:
+ * method and path (NULL: "-"), status, duration_ms from 'duration_us'. */
 void log_request(enum log_level level, const char *method, const char *path,
     int status, long long duration_us);
 

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,26 @@ size_t ing_signing_key_prefix_len(const char *key)
 	return key[i] == '-' ? i + 1 : 0;
 }
 
+/*
+ * The HMAC implementation, fetched once per process: a fetch searches
+ * OpenSSL's provider tables and cost more than the MAC of a call body.
+ * The object is shared read-only by every thread (OpenSSL allows that) and
+ * kept for the life of the process.
+ */
+static EVP_MAC *hmac_impl;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void fetch_hmac(void)
+{
+	hmac_impl = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+static EVP_MAC *hmac_algorithm(void)
+{
+	pthread_once(&hmac_once, fetch_hmac);
+	return hmac_impl;
+}
+
 /* HMAC over the two parts body || ts. */
 static int hmac2(const char *key, const void *body, size_t len, const char *ts,
     char out[65])
@@ -71,8 +92,7 @@ static int hmac2(const char *key, const void *body, size_t len, const char *ts,
 	size_t outl = 0;
 	int ok = 0;
 
-	m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (m == NULL)
+	if ((m = hmac_algorithm()) == NULL)
 		return -1;
 	c = EVP_MAC_CTX_new(m);
 	params[0] = OSSL_PARAM_construct_utf8_string("digest",
@@ -87,7 +107,6 @@ static int hmac2(const char *key, const void *body, size_t len, const char *ts,
 		ok = 1;
 	maclen = (unsigned int)outl;
 	EVP_MAC_CTX_free(c);
-	EVP_MAC_free(m);
 	if (!ok)
 		return -1;
 	ing_hex_encode(mac, maclen, out, 0);

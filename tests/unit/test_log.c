@@ -452,6 +452,44 @@ test_request_line_matches_json_c(void **state)
 	free(longpath);
 }
 
+/* Any line built with log_line_* equals the json-c one: strings with
+ * escapes, negative and large integers, in the order given. */
+static void
+test_log_line_fields_match_json_c(void **state)
+{
+	static const long long ints[] = { 0, -1, 42, -9223372036854775807LL,
+	    9223372036854775807LL };
+	struct log_line l;
+	struct json_object *j;
+	char *out, *nl;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		capture_start();
+		assert_int_equal(log_line_begin(&l, LOG_WARN, "ev\"t"), 0);
+		log_line_str(&l, "fn", "omni-\ttest");
+		log_line_int(&l, "n", ints[i]);
+		log_line_str(&l, "k\\ey", "");
+		log_line_end(&l);
+		j = log_begin(LOG_WARN, "ev\"t");
+		json_object_object_add(j, "fn",
+		    json_object_new_string("omni-\ttest"));
+		json_object_object_add(j, "n", json_object_new_int64(ints[i]));
+		json_object_object_add(j, "k\\ey", json_object_new_string(""));
+		log_end(j);
+		out = capture_end(&len);
+		nl = strchr(out, '\n');
+		assert_non_null(nl);
+		if (memcmp(out + 31, nl + 1 + 31, (size_t)(nl - out) - 31) != 0)
+			fail_msg("fast:   %.*s\njson-c: %s", (int)(nl - out),
+			    out, nl + 1);
+		free(out);
+	}
+	log_set_level(LOG_ERROR);
+	assert_int_equal(log_line_begin(&l, LOG_WARN, "x"), -1);
+}
+
 static void
 test_request_line_below_threshold_writes_nothing(void **state)
 {
@@ -528,6 +566,7 @@ main(void)
 		T(test_level_parse_rejects_unknown),
 		T(test_level_names),
 		T(test_request_line_matches_json_c),
+		T(test_log_line_fields_match_json_c),
 		T(test_request_line_below_threshold_writes_nothing),
 		T(test_pid_after_fork_is_the_childs),
 	};
