@@ -38,6 +38,7 @@
 #define OMNI_INNGEST_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -174,6 +175,9 @@ struct ing_app {
 	size_t nfns;
 	size_t capfns;
 	void *data;
+	/* The unsigned introspection body, the same for every unsigned GET:
+	 * made by the first one (serve.c), freed with the app. */
+	_Atomic(char *) public_introspection;
 	struct ing_hooks hooks;      /* transport and clocks always set; the
 	                              * log hooks may be NULL (log nothing) */
 };

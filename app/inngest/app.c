@@ -260,6 +260,7 @@ void ing_app_free(struct ing_app *app)
 	free(app->serve_origin);
 	free(app->serve_path);
 	free(app->fns);
+	free(atomic_load(&app->public_introspection));
 	OPENSSL_cleanse(app, sizeof(*app)); /* holds the bearer tokens */
 	free(app);
 }

@@ -17,6 +17,15 @@
 
 /* ---- response helpers ---------------------------------------------- */
 
+/* 'src' into 'dst' of 'cap' bytes, cut to fit, always NUL-terminated. */
+static void copy_cut(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 void ing_res_set_header(struct ing_response *res, const char *name,
     const char *value)
 {
@@ -30,8 +39,8 @@ void ing_res_set_header(struct ing_response *res, const char *name,
 			return;
 		h = &res->headers[res->nheaders++];
 	}
-	snprintf(h->name, sizeof(h->name), "%s", name);
-	snprintf(h->value, sizeof(h->value), "%s", value);
+	copy_cut(h->name, sizeof(h->name), name);
+	copy_cut(h->value, sizeof(h->value), value);
 }
 
 const char *ing_response_header(const struct ing_response *res,

@@ -65,24 +65,13 @@ static int introspect_private(struct ing_app *app, struct json_object *o)
  * private ones when the request is signed and verifies (cloud mode only:
  * dev mode verifies nothing, so it never shows them).
  * authentication_succeeded is null unsigned, false for a signature that
- * does not verify.  Inngest Cloud probes with several keys, so a failed
- * probe is logged at debug level only.
+ * does not verify.
  */
-static void introspect(struct ing_app *app, const struct ing_request *req,
-    struct ing_response *res)
+static struct json_object *introspection(struct ing_app *app,
+    int signed_req, enum ing_sig_err e)
 {
-	const char *sig = ing_req_header(req, "X-Inngest-Signature");
 	struct json_object *o = json_object_new_object();
-	enum ing_sig_err e = ING_SIG_EMISSING;
-	int signed_req = sig != NULL && app->mode == ING_MODE_CLOUD;
 
-	if (signed_req) {
-		e = ing_serve_verify(app, req, NULL);
-		if (e != ING_SIG_OK)
-			ing_log(app, ING_LOG_DEBUG,
-			    "inngest_introspect_unverified", "%s",
-			    ing_sig_strerror(e));
-	}
 	if (o == NULL || (signed_req ?
 	    ing_json_add_bool(o, "authentication_succeeded",
 	    e == ING_SIG_OK) : json_object_object_add(o,
@@ -99,6 +88,66 @@ static void introspect(struct ing_app *app, const struct ing_request *req,
 	    ing_json_add_str(o, "schema_version", "2024-05-24") != 0 ||
 	    (e == ING_SIG_OK && introspect_private(app, o) != 0)) {
 		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * The unsigned answer depends on the app alone (its functions are all
+ * registered before serving), so it is serialised once; concurrent first
+ * requests may each make it, one copy is kept.  NULL: out of memory.
+ */
+static const char *public_introspection(struct ing_app *app)
+{
+	char *text = atomic_load_explicit(&app->public_introspection,
+	    memory_order_acquire);
+	struct json_object *o;
+	const char *t;
+	char *expect = NULL;
+
+	if (text != NULL)
+		return text;
+	if ((o = introspection(app, 0, ING_SIG_EMISSING)) == NULL)
+		return NULL;
+	t = ing_json_text(o, NULL);
+	text = t != NULL ? strdup(t) : NULL;
+	json_object_put(o);
+	if (text == NULL)
+		return NULL;
+	if (!atomic_compare_exchange_strong(&app->public_introspection,
+	    &expect, text)) {
+		free(text);
+		return expect;
+	}
+	return text;
+}
+
+/* GET.  Inngest Cloud probes with several keys, so a failed probe is
+ * logged at debug level only. */
+static void introspect(struct ing_app *app, const struct ing_request *req,
+    struct ing_response *res)
+{
+	const char *sig = ing_req_header(req, "X-Inngest-Signature");
+	struct json_object *o;
+	enum ing_sig_err e = ING_SIG_EMISSING;
+	int signed_req = sig != NULL && app->mode == ING_MODE_CLOUD;
+	const char *text;
+
+	if (!signed_req) {
+		if ((text = public_introspection(app)) == NULL) {
+			ing_res_message(res, 500, "out of memory", 0);
+			return;
+		}
+		res->status = 200;
+		ing_res_text(res, text, strlen(text));
+		return;
+	}
+	e = ing_serve_verify(app, req, NULL);
+	if (e != ING_SIG_OK)
+		ing_log(app, ING_LOG_DEBUG, "inngest_introspect_unverified",
+		    "%s", ing_sig_strerror(e));
+	if ((o = introspection(app, 1, e)) == NULL) {
 		ing_res_message(res, 500, "out of memory", 0);
 		return;
 	}
