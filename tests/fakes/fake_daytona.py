@@ -272,6 +272,12 @@ def touch(sb, path):
     sb.setdefault("_mtime", {})[path] = time.time()
 
 
+def forget(sb, path):
+    """A file that is gone keeps no time (a fake that runs for hours must
+    not grow with every temporary name it has seen)."""
+    sb.get("_mtime", {}).pop(path, None)
+
+
 def daemon_split(command):
     """Split a command as the toolbox daemon does: spaces separate words,
     ' or " group them (the other quote is literal inside), no escapes, and
@@ -452,6 +458,7 @@ class Sessions:
             else:  # changed by a command
                 if d is None:
                     mem.pop(p, None)
+                    forget(sb, p)
                 else:
                     mem[p] = d
                     touch(sb, p)
@@ -1277,6 +1284,7 @@ class Handler(BaseHTTPRequestHandler):
                 return 1, "mv: cannot move '%s' to '%s': No such file or " \
                     "directory\n" % (args[0], args[1]), 0
             files[dst] = files.pop(src)
+            forget(sb, src)
             touch(sb, dst)
         return 0, "", 0
 
@@ -1293,6 +1301,7 @@ class Handler(BaseHTTPRequestHandler):
         with self.st.lock:
             for a in args:
                 p = self.norm(a, cwd)
+                forget(sb, p)
                 if p in sb["_dirs"]:
                     code, out = 1, out + "rm: cannot remove '%s': Is a " \
                         "directory\n" % a
