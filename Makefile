@@ -49,7 +49,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
 .PHONY: all test unit integration asan clang-check valgrind run deps clean \
-	bench bench-executor bench-metrics tests-bin
+	bench bench-executor bench-metrics soak tests-bin
 
 all: $(BIN) $(EXEC_BIN)
 
@@ -143,10 +143,17 @@ build/clang/obj/tests/unit/%.o: tests/unit/%.c
 valgrind: $(BIN)
 	@python3 tests/integration/valgrind_check.py --bin $(BIN)
 
-bench: $(BIN) $(EXEC_BIN)
-	@sh bench/bench_get_root.sh
-	@sh bench/bench_metrics.sh
-	@python3 bench/bench_executor.py
+# Every benchmark in one run, gathered into bench/results.md (bench/README.md).
+bench: deps $(BIN) $(EXEC_BIN)
+	@sh bench/run_all.sh
+
+# Two minutes of a request mix through nginx; fails on a 5xx, a worker
+# restart, RSS growth over 10% or descriptor growth; its section goes into
+# bench/results.md too.
+soak: deps $(BIN)
+	@python3 bench/soak.py > build/soak.md; rc=$$?; cat build/soak.md; \
+		python3 bench/put_section.py bench/results.md build/soak.md; \
+		exit $$rc
 
 # GET / with OMNI_METRICS on and off, same pool (bench/README.md).
 bench-metrics: $(BIN)

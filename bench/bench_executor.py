@@ -139,14 +139,15 @@ def main():
     local, ref = executors[0].name, executors[1].name
     med = {k: (statistics.median(rps[k]), statistics.median(lat[k]))
            for k in rps}
+    print("## The local executor against the test executor\n")
     print("| executor | three-step runs/s | event -> first call, ms |")
     print("|---|---|---|")
     for k in (local, ref):
         print("| %s | %.0f | %.1f |" % (k, med[k][0], med[k][1]))
     print("| ratio (local / reference) | %.2f | %.2f |" % (
         med[local][0] / med[ref][0], med[local][1] / med[ref][1]))
-    print("(%d rounds alternated; %d runs per batch; latency median of %d)"
-          % (a.rounds, a.runs, a.latency))
+    print("\n(%d rounds alternated; %d runs per batch; latency median of "
+          "%d)" % (a.rounds, a.runs, a.latency))
 
 
 if __name__ == "__main__":

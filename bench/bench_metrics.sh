@@ -49,13 +49,19 @@ for _ in $(seq "$ROUNDS"); do
 	switch 0
 	OFF+=("$(run_wrk "http://127.0.0.1:$PORT/")")
 done
-python3 - "${ON[*]}" "${OFF[*]}" <<'PY'
+python3 - "${ON[*]}" "${OFF[*]}" "$WRK_ARGS" <<'PY'
 import statistics, sys
 on = [float(x) for x in sys.argv[1].split()]
 off = [float(x) for x in sys.argv[2].split()]
-print("GET / metrics on:  median %.0f req/s  (%s)" % (
-    statistics.median(on), ", ".join("%.0f" % x for x in on)))
-print("GET / metrics off: median %.0f req/s  (%s)" % (
-    statistics.median(off), ", ".join("%.0f" % x for x in off)))
-print("ratio on/off: %.3f" % (statistics.median(on) / statistics.median(off)))
+print("## GET / with metrics on and off\n")
+print("Same pool and nginx, OMNI_METRICS switched by a reload; wrk `%s`, "
+      "%d rounds alternated.\n" % (sys.argv[3], len(on)))
+print("| OMNI_METRICS | median req/s | rounds |")
+print("|---|---|---|")
+print("| 1 | %.0f | %s |" % (statistics.median(on),
+                           ", ".join("%.0f" % x for x in on)))
+print("| 0 | %.0f | %s |" % (statistics.median(off),
+                           ", ".join("%.0f" % x for x in off)))
+print("| **ratio on / off** | **%.2f** | |"
+      % (statistics.median(on) / statistics.median(off)))
 PY

@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential pkg-config libfcgi-dev libfcgi-bin libcurl4-openssl-dev
 libjson-c-dev libssl-dev libcmocka-dev nginx caddy spawn-fcgi bubblewrap curl
 wrk clang valgrind python3 ca-certificates libsqlite3-dev libmicrohttpd-dev
-chromium busybox nftables iproute2"
+chromium busybox nftables iproute2 strace"
 
 # The unprivileged user local sandbox commands run as when Omni runs as
 # root (OMNI_SANDBOX_USER); no home, no login shell.
