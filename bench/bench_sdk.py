@@ -145,29 +145,13 @@ def lua_script(path, method, body=None, signature=None):
 
 # ---------------------------------------------------------------- RSS ---
 
-def _ppid_map():
-    kids = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry, "rb") as f:
-                stat = f.read().decode("utf-8", "replace")
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 1 and fields[0] != "Z":
-            kids.setdefault(int(fields[1]), []).append(int(entry))
-    return kids
-
-
 def tree(pid):
     """pid and its live descendants."""
-    kids, out, todo = _ppid_map(), [], [pid]
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
         out.append(p)
-        todo.extend(kids.get(p, ()))
+        todo.extend(harness.children_of(p))
     return out
 
 
