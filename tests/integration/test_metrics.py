@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -95,7 +96,11 @@ class MetricsCounts:
         self.stack = harness.Stack(
             self.FRONT, workers=2, render=KEEPALIVE,
             env=cloud_env({"RATE_LIMIT_RPM": "1000",
-                           "RATE_LIMIT_STRICT_RPM": "2"})).start()
+                           "RATE_LIMIT_STRICT_RPM": "2",
+                           # One thread a worker: a worker held by
+                           # /debug/sleep cannot answer anything else.
+                           "OMNI_THREADS": "1",
+                           "OMNI_DEBUG_ROUTES": "1"})).start()
         self.addCleanup(self.stack.stop_checked)
 
     def scrape(self):
@@ -107,7 +112,16 @@ class MetricsCounts:
 
     def send_mix(self):
         s = self.stack
+        # The GETs go while one worker sleeps, so the other one answers
+        # them: several workers count, whatever the accept race decides.
+        sleeper = threading.Thread(target=lambda: self.sleep_result.append(
+            s.get("/debug/sleep?ms=2500", timeout=TIMEOUT).status))
+        self.sleep_result = []
+        sleeper.start()
+        time.sleep(0.5)
         statuses = harness.parallel(20, lambda i: s.get("/").status)
+        sleeper.join(TIMEOUT)
+        self.assertEqual(self.sleep_result, [200])
         self.assertEqual(statuses, [200] * 20)
         for _ in range(5):
             self.assertEqual(s.request("HEAD", "/").status, 200)
@@ -137,6 +151,7 @@ class MetricsCounts:
         req = "omni_http_requests_total"
         expect = {
             ("/", "GET", "2xx"): 20, ("/", "HEAD", "2xx"): 5,
+            ("/debug/sleep", "GET", "2xx"): 1,
             ("unmatched", "GET", "4xx"): 7, ("/", "DELETE", "4xx"): 3,
             ("/ready", "GET", "2xx"): 4,
             ("/api/inngest", "POST", "2xx"): 3,
@@ -179,7 +194,8 @@ class MetricsCounts:
                                revision=rev), 1)
         # Several workers answered the mix.
         pids = {e.get("pid") for e in self.stack.pool_events()
-                if e.get("event") == "request" and e.get("path") == "/"}
+                if e.get("event") == "request" and
+                e.get("path") in ("/", "/debug/sleep")}
         self.assertGreaterEqual(len(pids), 2, pids)
 
         # A worker killed outright: every count it made is still there.
