@@ -308,15 +308,20 @@ def bench(a, stack, fake, proxy, direct, started):
       "connections** accepted from Omni (%d of them during the %d "
       "sequential requests; %d since the pool started, the create and "
       "the warm-up included; %d still open at the end). The pool has %d "
-      "threads, each with one libcurl handle: reuse works when the count "
-      "stays at or below the threads that served."
+      "threads, each with one libcurl handle, so about one connection a "
+      "thread is expected (a connection the far side closes is opened "
+      "again); a connection per request would make it %d."
       % (statuses, conns_total, conns_seq, a.n, proxy.count(),
-         open_now, WORKERS * THREADS))
+         open_now, WORKERS * THREADS, statuses))
     w("")
-    reuse_ok = conns_total <= WORKERS * THREADS
-    w("Verdict: connection reuse %s (%.0f s in all)."
-      % ("**works**" if reuse_ok else "**FAILS** (more connections than "
-         "threads)", time.monotonic() - started))
+    # Reuse, not an exact count: one thread's connection dropped and
+    # reopened is still reuse; a connection per request is not.
+    per_conn = statuses / conns_total if conns_total else float(statuses)
+    reuse_ok = conns_total <= 2 * WORKERS * THREADS and per_conn >= 100
+    w("Verdict: connection reuse %s, %.0f status requests per connection "
+      "(%.0f s in all)."
+      % ("**works**" if reuse_ok else "**FAILS**", per_conn,
+         time.monotonic() - started))
     return 0 if reuse_ok and per_status == a.n else 1
 
 

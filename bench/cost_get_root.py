@@ -35,6 +35,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import bench_sdk  # noqa: E402  (the call request and its signing)
 WARM = 200
 
 
@@ -48,8 +50,29 @@ def free_port():
         return s.getsockname()[1]
 
 
-def send(port, n):
-    """n GET / over one kept-alive connection; every answer must be 200."""
+GET_ROOT = ("GET", "/", None, {}, 200)
+KEY = "signkey-bench-" + "5f3c9a" * 8
+CALL_ENV = {"OMNI_DEBUG_ROUTES": "1", "INNGEST_DEV": "0",
+            "INNGEST_SIGNING_KEY": KEY, "INNGEST_EVENT_KEY": "x",
+            "INNGEST_APP_ID": "omni",
+            "INNGEST_SERVE_ORIGIN": "http://127.0.0.1:9",
+            "INNGEST_BASE_URL": "http://127.0.0.1:9"}
+
+
+def signed_call():
+    """The request bench_sdk.py measures: the first call of a run of
+    test-three-steps, signed now (valid for the signature window)."""
+    body = bench_sdk.call_body().encode()
+    sig = bench_sdk.sign(KEY, body.decode())
+    return ("POST", bench_sdk.CALL_PATH, body,
+            {"Content-Type": "application/json",
+             "X-Inngest-Signature": sig}, 206)
+
+
+def send(port, n, req=GET_ROOT):
+    """n requests over one kept-alive connection; each must answer the
+    expected status."""
+    method, path, body, headers, want = req
     conn = None
     for _ in range(100):
         try:
@@ -63,24 +86,26 @@ def send(port, n):
     if conn is None:
         raise RuntimeError("nginx did not answer on port %d" % port)
     for _ in range(n):
-        conn.request("GET", "/")
+        conn.request(method, path, body=body, headers=headers)
         r = conn.getresponse()
         r.read()
-        if r.status != 200:
-            raise RuntimeError("GET / answered %d" % r.status)
+        if r.status != want:
+            raise RuntimeError("%s %s answered %d" % (method, path,
+                                                      r.status))
     conn.close()
 
 
 class Responder:
     """spawn-fcgi -n running 'argv' on a unix socket, nginx in front."""
 
-    def __init__(self, argv):
+    def __init__(self, argv, env_extra=None):
         self.dir = tempfile.mkdtemp(prefix="omni-cost-")
         self.sock = os.path.join(self.dir, "omni.sock")
         os.makedirs(os.path.join(self.dir, "data"))
         env = {"PATH": "/usr/bin:/bin", "OMNI_ENV": "development",
                "LOG_LEVEL": "info",
                "OMNI_DATA_DIR": os.path.join(self.dir, "data")}
+        env.update(env_extra or {})
         self.err = open(os.path.join(self.dir, "responder.log"), "wb")
         self.proc = subprocess.Popen(
             ["spawn-fcgi", "-n", "-s", self.sock, "--"] + argv, env=env,
@@ -121,16 +146,16 @@ class Responder:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def callgrind_total(argv, n):
+def callgrind_total(argv, n, req=GET_ROOT, env=None):
     """Instructions callgrind counted in the responder over WARM + n."""
     out_dir = tempfile.mkdtemp(prefix="omni-cg-")
     # spawn-fcgi execs without a PATH search: full paths.
     r = Responder([shutil.which("valgrind"), "--tool=callgrind",
                    "--separate-threads=no",
                    "--callgrind-out-file=" + os.path.join(out_dir, "cg.out")]
-                  + argv)
+                  + argv, env)
     try:
-        send(r.port, WARM + n)
+        send(r.port, WARM + n, req)
     finally:
         r.stop()
         r.cleanup()
@@ -147,15 +172,16 @@ def callgrind_total(argv, n):
     return total
 
 
-def instructions_per_request(argv, n):
-    return (callgrind_total(argv, n) - callgrind_total(argv, 0)) / n
+def instructions_per_request(argv, n, req=GET_ROOT, env=None):
+    return (callgrind_total(argv, n, req, env) -
+            callgrind_total(argv, 0, req, env)) / n
 
 
-def syscalls_per_request(argv, n):
+def syscalls_per_request(argv, n, req=GET_ROOT, env=None):
     """{syscall: calls per request} while n requests are served."""
-    r = Responder(argv)
+    r = Responder(argv, env)
     try:
-        send(r.port, WARM)
+        send(r.port, WARM, req)
         tids = os.listdir("/proc/%d/task" % r.proc.pid)
         out = os.path.join(r.dir, "strace.txt")
         cmd = ["strace", "-c", "-f", "-o", out]
@@ -163,7 +189,7 @@ def syscalls_per_request(argv, n):
             cmd += ["-p", t]
         st = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
         time.sleep(1.0)  # attached to every thread
-        send(r.port, n)
+        send(r.port, n, req)
         st.send_signal(signal.SIGINT)
         st.wait(30)
         counts = {}
@@ -193,25 +219,29 @@ def main():
                     os.path.join(ROOT, "bench", "bare_responder.c"),
                     "-lfcgi", "-o", bare], check=True)
     omni = os.path.join(ROOT, "build", "omni-fcgi")
-    rows = [("bare libfcgi responder", [bare]),
-            ("Omni (this build)", [omni, "--threads", "4"])]
+    rows = [("bare libfcgi responder, GET /", [bare], GET_ROOT, None),
+            ("Omni (this build), GET /", [omni, "--threads", "4"],
+             GET_ROOT, None)]
     if args.base_bin:
-        rows.append(("Omni (%s)" % args.base_bin,
-                     [args.base_bin, "--threads", "4"]))
+        rows.append(("Omni (%s), GET /" % args.base_bin,
+                     [args.base_bin, "--threads", "4"], GET_ROOT, None))
+    rows.append(("Omni (this build), signed one-step call",
+                 [omni, "--threads", "4"], signed_call(), CALL_ENV))
     results = []
-    for label, argv in rows:
+    for label, argv, req, env in rows:
         log("%s: instructions" % label)
-        ins = instructions_per_request(argv, args.n)
+        ins = instructions_per_request(argv, args.n, req, env)
         log("%s: system calls" % label)
-        sc = syscalls_per_request(argv, args.n)
+        sc = syscalls_per_request(argv, args.n, req, env)
         results.append((label, ins, sc))
     shutil.rmtree(os.path.dirname(bare), ignore_errors=True)
     floor = results[0][1]
-    print("## Cost of one GET / in the responder\n")
+    print("## Cost of one request in the responder\n")
     print("%d requests over one kept-alive connection through nginx; "
           "callgrind instructions (start-up subtracted) and strace "
-          "system calls per request.\n" % args.n)
-    print("| responder | instructions / request | x bare | "
+          "system calls per request. The signed call is bench_sdk.py's "
+          "(cloud mode: its signature is checked).\n" % args.n)
+    print("| responder, request | instructions / request | x bare | "
           "system calls / request |")
     print("|---|---|---|---|")
     for label, ins, sc in results:

@@ -9,6 +9,7 @@
  */
 #include <json-c/json.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,17 +101,73 @@ static int has_lone_surrogate(const char *s, size_t len)
 	return 0;
 }
 
+/*
+ * Each thread keeps one tokener for documents up to KEPT_TOKENER_MAX
+ * bytes (every call request): making one costs a few allocations, one of
+ * them large enough to make malloc consolidate its free lists.  Its string
+ * buffer grows to the longest string it has read, so larger documents get
+ * a tokener of their own, freed at once.  Freed when the thread ends.
+ */
+#define KEPT_TOKENER_MAX ((size_t)64 << 10)
+
+static pthread_key_t tokener_key;
+static int tokener_key_ready;
+static pthread_once_t tokener_once = PTHREAD_ONCE_INIT;
+
+static void tokener_free(void *tok)
+{
+	json_tokener_free(tok);
+}
+
+static void tokener_init(void)
+{
+	tokener_key_ready = pthread_key_create(&tokener_key,
+	    tokener_free) == 0;
+}
+
+/* A reset tokener for 'len' bytes; '*kept' says whether the thread keeps
+ * it (else the caller frees it).  NULL out of memory. */
+static struct json_tokener *tokener_get(size_t len, int *kept)
+{
+	struct json_tokener *tok;
+
+	*kept = 0;
+	pthread_once(&tokener_once, tokener_init);
+	if (len > KEPT_TOKENER_MAX || !tokener_key_ready)
+		return json_tokener_new_ex(ING_JSON_MAX_DEPTH);
+	tok = pthread_getspecific(tokener_key);
+	if (tok != NULL) {
+		json_tokener_reset(tok);
+		*kept = 1;
+		return tok;
+	}
+	tok = json_tokener_new_ex(ING_JSON_MAX_DEPTH);
+	if (tok != NULL && pthread_setspecific(tokener_key, tok) == 0)
+		*kept = 1;
+	return tok;
+}
+
+/* Done with 'tok': a kept one lets go of what a failed parse left. */
+static void tokener_put(struct json_tokener *tok, int kept)
+{
+	if (kept)
+		json_tokener_reset(tok);
+	else
+		json_tokener_free(tok);
+}
+
 enum ing_jcs_err ing_json_parse(const char *json, size_t len,
     struct json_object **out)
 {
 	struct json_tokener *tok;
 	struct json_object *obj;
 	size_t used;
+	int kept;
 
 	*out = NULL;
 	if (json == NULL || len == 0 || len > INT32_MAX)
 		return ING_JCS_EPARSE;
-	tok = json_tokener_new_ex(ING_JSON_MAX_DEPTH);
+	tok = tokener_get(len, &kept);
 	if (tok == NULL)
 		return ING_JCS_ENOMEM;
 	json_tokener_set_flags(tok,
@@ -126,10 +183,10 @@ enum ing_jcs_err ing_json_parse(const char *json, size_t len,
 	}
 	if (json_tokener_get_error(tok) != json_tokener_success) {
 		json_object_put(obj);
-		json_tokener_free(tok);
+		tokener_put(tok, kept);
 		return ING_JCS_EPARSE;
 	}
-	json_tokener_free(tok);
+	tokener_put(tok, kept);
 	for (; used < len; used++) {
 		char c = json[used];
 

@@ -2,8 +2,9 @@
  * signing.c -- X-Inngest-Signature checks and key hashes (see
  * inngest_signing.h for the rules).
  *
- * Everything secret stays in stack buffers that are cleansed before
- * returning; nothing is logged.
+ * Secrets in stack buffers are cleansed before returning; the one copy
+ * kept is the per-thread keyed HMAC below, freed with its thread.  Nothing
+ * is logged.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -79,37 +80,136 @@ static EVP_MAC *hmac_algorithm(void)
 	return hmac_impl;
 }
 
+/*
+ * Each thread keeps the HMAC contexts of the last two secrets it used
+ * (the signing key and its fallback), keyed and ready: a call then pays
+ * neither a context's allocation and digest set-up nor the key's two pad
+ * blocks, only the reset (EVP_MAC_init without a key keeps the key).  The
+ * contexts hold key material, as the configuration does; they are freed
+ * (and cleansed by OpenSSL) when the thread ends.  Without thread-local
+ * storage every MAC is made from scratch.
+ */
+#define MAC_CACHE_SLOTS 2
+
+struct keyed_mac {
+	char *secret;         /* a copy, to tell the keys apart */
+	size_t len;
+	EVP_MAC_CTX *ctx;
+};
+
+struct mac_cache {
+	struct keyed_mac slot[MAC_CACHE_SLOTS];
+	unsigned next;        /* the slot a new key replaces */
+};
+
+static pthread_key_t mac_cache_key;
+static int mac_cache_ready;
+static pthread_once_t mac_cache_once = PTHREAD_ONCE_INIT;
+
+static void keyed_mac_clear(struct keyed_mac *k)
+{
+	EVP_MAC_CTX_free(k->ctx);
+	if (k->secret != NULL) {
+		OPENSSL_cleanse(k->secret, k->len);
+		free(k->secret);
+	}
+	memset(k, 0, sizeof(*k));
+}
+
+static void mac_cache_free(void *p)
+{
+	struct mac_cache *c = p;
+
+	for (int i = 0; i < MAC_CACHE_SLOTS; i++)
+		keyed_mac_clear(&c->slot[i]);
+	free(c);
+}
+
+static void mac_cache_init(void)
+{
+	mac_cache_ready = pthread_key_create(&mac_cache_key,
+	    mac_cache_free) == 0;
+}
+
+/* A new context keyed with 'secret', or NULL. */
+static EVP_MAC_CTX *keyed_new(const char *secret, size_t len)
+{
+	OSSL_PARAM params[2];
+	EVP_MAC_CTX *c;
+	EVP_MAC *m;
+
+	if ((m = hmac_algorithm()) == NULL || (c = EVP_MAC_CTX_new(m)) == NULL)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string("digest",
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(c, (const unsigned char *)secret, len, params) != 1) {
+		EVP_MAC_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/*
+ * The calling thread's context for 'secret', reset and ready for data
+ * (borrowed: the cache owns it), or NULL when there is no cache, with
+ * '*own' then set to a context the caller frees.
+ */
+static EVP_MAC_CTX *keyed_get(const char *secret, EVP_MAC_CTX **own)
+{
+	size_t len = strlen(secret);
+	struct mac_cache *c = NULL;
+	struct keyed_mac *k;
+
+	*own = NULL;
+	pthread_once(&mac_cache_once, mac_cache_init);
+	if (mac_cache_ready &&
+	    (c = pthread_getspecific(mac_cache_key)) == NULL &&
+	    (c = calloc(1, sizeof(*c))) != NULL &&
+	    pthread_setspecific(mac_cache_key, c) != 0) {
+		free(c);
+		c = NULL;
+	}
+	if (c == NULL)
+		return *own = keyed_new(secret, len);
+	for (int i = 0; i < MAC_CACHE_SLOTS; i++) {
+		k = &c->slot[i];
+		if (k->ctx != NULL && k->len == len &&
+		    memcmp(k->secret, secret, len) == 0)
+			return EVP_MAC_init(k->ctx, NULL, 0, NULL) == 1 ?
+			    k->ctx : NULL;
+	}
+	k = &c->slot[c->next];
+	c->next = (c->next + 1) % MAC_CACHE_SLOTS;
+	keyed_mac_clear(k);
+	if ((k->secret = malloc(len + 1)) == NULL)
+		return NULL;
+	memcpy(k->secret, secret, len + 1);
+	k->len = len;
+	if ((k->ctx = keyed_new(secret, len)) == NULL)
+		keyed_mac_clear(k);
+	return k->ctx;
+}
+
 /* HMAC over the two parts body || ts. */
 static int hmac2(const char *key, const void *body, size_t len, const char *ts,
     char out[65])
 {
-	const char *secret = key + ing_signing_key_prefix_len(key);
 	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-	EVP_MAC *m;
-	EVP_MAC_CTX *c = NULL;
-	OSSL_PARAM params[2];
+	EVP_MAC_CTX *c, *own;
 	size_t outl = 0;
 	int ok = 0;
 
-	if ((m = hmac_algorithm()) == NULL)
-		return -1;
-	c = EVP_MAC_CTX_new(m);
-	params[0] = OSSL_PARAM_construct_utf8_string("digest",
-	    (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
+	c = keyed_get(key + ing_signing_key_prefix_len(key), &own);
 	if (c != NULL &&
-	    EVP_MAC_init(c, (const unsigned char *)secret, strlen(secret),
-	    params) == 1 &&
 	    (len == 0 || EVP_MAC_update(c, body, len) == 1) &&
 	    EVP_MAC_update(c, (const unsigned char *)ts, strlen(ts)) == 1 &&
 	    EVP_MAC_final(c, mac, &outl, sizeof(mac)) == 1 && outl == 32)
 		ok = 1;
-	maclen = (unsigned int)outl;
-	EVP_MAC_CTX_free(c);
+	EVP_MAC_CTX_free(own);
 	if (!ok)
 		return -1;
-	ing_hex_encode(mac, maclen, out, 0);
+	ing_hex_encode(mac, (unsigned int)outl, out, 0);
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return 0;
 }

@@ -12,6 +12,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <stdio.h>
 
 #include "inngest_signing.h"
 #include "inngest_step.h"
@@ -114,6 +118,57 @@ static void test_sign_matches_independent_hmac(void **state)
 	assert_int_equal(ing_signature_make(KEY, body, strlen(body), TS, hdr,
 	    sizeof(hdr)), 0);
 	assert_string_equal(hdr, "t=1705586504&s=" RAW_MAC);
+}
+
+/* hex HMAC-SHA256 by OpenSSL's one-shot call: the reference. */
+static void one_shot(const char *secret, const char *msg, char out[65])
+{
+	unsigned char mac[32];
+	unsigned int len = 0;
+
+	assert_non_null(HMAC(EVP_sha256(), secret, (int)strlen(secret),
+	    (const unsigned char *)msg, strlen(msg), mac, &len));
+	assert_int_equal(len, 32);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+}
+
+/* Three keys over two kept contexts a thread: every MAC, whether its key's
+ * context was kept, replaced or new, equals the one-shot reference. */
+static void *mac_rounds(void *arg)
+{
+	static const char *keys[] = { KEY, FALLBACK,
+	    "signkey-prod-abcdef0123456789" };
+	static const char *bodies[] = { body, body_jcs, "{}", "" };
+	char got[65], want[65], msg[256];
+
+	(void)arg;
+	for (int round = 0; round < 3; round++)
+		for (size_t k = 0; k < 3; k++)
+			for (size_t b = 0; b < 4; b++) {
+				assert_int_equal(ing_sign_hex(keys[k],
+				    bodies[b], strlen(bodies[b]), TS + round,
+				    got), 0);
+				snprintf(msg, sizeof(msg), "%s%lld", bodies[b],
+				    (long long)(TS + round));
+				one_shot(keys[k] + 13, msg, want);
+				assert_string_equal(got, want);
+			}
+	return NULL;
+}
+
+static void test_kept_contexts_match_fresh_macs(void **state)
+{
+	pthread_t t;
+	char hex[65];
+
+	(void)state;
+	mac_rounds(NULL);
+	assert_int_equal(pthread_create(&t, NULL, mac_rounds, NULL), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	/* And the spec vector still holds after all that. */
+	assert_int_equal(ing_sign_hex(KEY, body, strlen(body), TS, hex), 0);
+	assert_string_equal(hex, RAW_MAC);
 }
 
 static void test_verify_raw_body_within_window(void **state)
@@ -252,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_signing_key_hash_rejects_non_hex),
 		cmocka_unit_test(test_prefix_length),
 		cmocka_unit_test(test_sign_matches_independent_hmac),
+		cmocka_unit_test(test_kept_contexts_match_fresh_macs),
 		cmocka_unit_test(test_verify_raw_body_within_window),
 		cmocka_unit_test(test_verify_accepts_signature_over_jcs_form),
 		cmocka_unit_test(test_verify_rejects_expired_and_future),
