@@ -89,6 +89,9 @@ WORKDIR /var/lib/omni
 # --env-file: the real environment wins over the file.  OMNI_DATA_DIR is
 # /var/lib/omni by the production and staging defaults.
 ENV OMNI_ENV=production
+# glibc's malloc tuned for the pool: deploy/malloc.env says why, and the
+# image test checks that this line matches it.
+ENV GLIBC_TUNABLES=glibc.malloc.tcache_count=32
 EXPOSE 9000
 # SIGTERM drains: requests in flight finish within OMNI_SHUTDOWN_TIMEOUT
 # (default 30 s; give the orchestrator's stop timeout a margin above it).

@@ -44,11 +44,13 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # start_pool [VAR=value ...]: the pool with these variables added to the
-# environment, its log in the run directory; POOL_ARGS adds omni-fcgi
+# environment (and the malloc tuning of deploy/malloc.env, as make run
+# has it), its log in the run directory; POOL_ARGS adds omni-fcgi
 # options (such as --env-file).
 start_pool() {
 	# shellcheck disable=SC2086
-	env "$@" OMNI_DATA_DIR="$RUN_DIR/data" \
+	env "$(grep '^GLIBC_TUNABLES=' "$ROOT/deploy/malloc.env")" \
+		"$@" OMNI_DATA_DIR="$RUN_DIR/data" \
 		"$BIN" --listen "unix:$SOCK" --workers "$WORKERS" \
 		--threads "$THREADS" ${POOL_ARGS:-} 2>"$RUN_DIR/omni.log" &
 	POOL_PID=$!

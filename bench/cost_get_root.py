@@ -37,6 +37,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import bench_sdk  # noqa: E402  (the call request and its signing)
+import harness  # noqa: E402  (bench_sdk put it on the path)
 WARM = 200
 
 
@@ -52,11 +53,12 @@ def free_port():
 
 GET_ROOT = ("GET", "/", None, {}, 200)
 KEY = "signkey-bench-" + "5f3c9a" * 8
+MALLOC_ENV = harness.malloc_env()   # as make run and the image run Omni
 CALL_ENV = {"OMNI_DEBUG_ROUTES": "1", "INNGEST_DEV": "0",
             "INNGEST_SIGNING_KEY": KEY, "INNGEST_EVENT_KEY": "x",
             "INNGEST_APP_ID": "omni",
             "INNGEST_SERVE_ORIGIN": "http://127.0.0.1:9",
-            "INNGEST_BASE_URL": "http://127.0.0.1:9"}
+            "INNGEST_BASE_URL": "http://127.0.0.1:9", **MALLOC_ENV}
 
 
 def signed_call():
@@ -221,10 +223,13 @@ def main():
     omni = os.path.join(ROOT, "build", "omni-fcgi")
     rows = [("bare libfcgi responder, GET /", [bare], GET_ROOT, None),
             ("Omni (this build), GET /", [omni, "--threads", "4"],
-             GET_ROOT, None)]
+             GET_ROOT, MALLOC_ENV),
+            ("Omni (this build), GET /, glibc's default malloc",
+             [omni, "--threads", "4"], GET_ROOT, None)]
     if args.base_bin:
         rows.append(("Omni (%s), GET /" % args.base_bin,
-                     [args.base_bin, "--threads", "4"], GET_ROOT, None))
+                     [args.base_bin, "--threads", "4"], GET_ROOT,
+                     MALLOC_ENV))
     rows.append(("Omni (this build), signed one-step call",
                  [omni, "--threads", "4"], signed_call(), CALL_ENV))
     results = []
@@ -239,8 +244,11 @@ def main():
     print("## Cost of one request in the responder\n")
     print("%d requests over one kept-alive connection through nginx; "
           "callgrind instructions (start-up subtracted) and strace "
-          "system calls per request. The signed call is bench_sdk.py's "
-          "(cloud mode: its signature is checked).\n" % args.n)
+          "system calls per request. Omni runs with deploy/malloc.env (%s) "
+          "as make run and the image run it, except in the row that says "
+          "otherwise. The signed call is bench_sdk.py's (cloud mode: its "
+          "signature is checked).\n"
+          % (args.n, MALLOC_ENV["GLIBC_TUNABLES"]))
     print("| responder, request | instructions / request | x bare | "
           "system calls / request |")
     print("|---|---|---|---|")

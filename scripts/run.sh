@@ -37,6 +37,11 @@ else
 fi
 EXEC_PORT=${OMNI_EXECUTOR_PORT:-8288}
 
+# glibc's malloc tuned for the pool (deploy/malloc.env says why).
+if [ -z "${GLIBC_TUNABLES+set}" ]; then
+	GLIBC_TUNABLES=$(sed -n 's/^GLIBC_TUNABLES=//p' "$ROOT/deploy/malloc.env")
+	export GLIBC_TUNABLES
+fi
 # Embedded defaults: a development profile that needs no account.
 export OMNI_ENV=${OMNI_ENV:-development}
 export LOG_LEVEL=${LOG_LEVEL:-info}

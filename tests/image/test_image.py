@@ -462,6 +462,9 @@ class ImageTests(unittest.TestCase):
         self.assertIn("cgi-fcgi", health["Test"][1])
         env = dict(e.split("=", 1) for e in self.config.get("Env") or [])
         self.assertEqual(env.get("OMNI_ENV"), "production")
+        # The malloc tuning make run and the tests use (deploy/malloc.env).
+        self.assertEqual(env.get("GLIBC_TUNABLES"),
+                         harness.malloc_env()["GLIBC_TUNABLES"])
         secret_like = [k for k in env if re.search(
             r"KEY|SECRET|TOKEN|PASSWORD", k)]
         self.assertEqual(secret_like, [], "the image bakes in %s"

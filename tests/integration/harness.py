@@ -382,6 +382,17 @@ def children_of(pid):
 
 # --------------------------------------------------------------- stack ---
 
+def malloc_env():
+    """{GLIBC_TUNABLES: ...} from deploy/malloc.env: the pool runs in
+    tests as make run and the image run it."""
+    path = os.path.join(REPO, "deploy", "malloc.env")
+    with open(path) as fh:
+        for line in fh:
+            if line.startswith("GLIBC_TUNABLES="):
+                return {"GLIBC_TUNABLES": line.split("=", 1)[1].strip()}
+    raise RuntimeError("%s sets no GLIBC_TUNABLES" % path)
+
+
 def _base_env(run_dir):
     env = {k: v for k, v in os.environ.items()
            if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
@@ -394,6 +405,7 @@ def _base_env(run_dir):
         "OMNI_SHUTDOWN_TIMEOUT": "15",
         "OMNI_DATA_DIR": os.path.join(run_dir, "data"),
     })
+    env.update(malloc_env())
     return env
 
 
