@@ -103,12 +103,18 @@ static long log_pid(void)
  * every line written meanwhile, by any module, names it. */
 static _Thread_local char current_request[72];
 
+/* Fields a handler added to the access line of that request
+ * (log_request_add_*), rendered, until log_request writes them. */
+static _Thread_local char request_extra[LOG_REQUEST_EXTRA_MAX];
+static _Thread_local size_t request_extra_len;
+
 void log_set_request_id(const char *id)
 {
 	size_t n = id != NULL ? strnlen(id, sizeof(current_request) - 1) : 0;
 
 	memcpy(current_request, id != NULL ? id : "", n);
 	current_request[n] = '\0';
+	request_extra_len = 0;  /* a new request, or none: nothing carried */
 }
 
 struct json_object *log_begin(enum log_level level, const char *event)
@@ -299,6 +305,15 @@ static void line_key(struct log_line *l, const char *name)
 	LINE_LIT(l, ":");
 }
 
+/* An empty line to render fields into, without the standard ones. */
+static void fields_begin(struct log_line *l)
+{
+	l->buf = l->small;
+	l->len = 0;
+	l->cap = sizeof(l->small);
+	l->failed = 0;
+}
+
 int log_line_begin(struct log_line *l, enum log_level level,
     const char *event)
 {
@@ -306,10 +321,7 @@ int log_line_begin(struct log_line *l, enum log_level level,
 
 	if (!log_enabled(level))
 		return -1;
-	l->buf = l->small;
-	l->len = 0;
-	l->cap = sizeof(l->small);
-	l->failed = 0;
+	fields_begin(l);
 	time_rfc3339_now(ts, sizeof(ts));
 	LINE_LIT(l, "{\"ts\":");
 	line_string(l, ts);
@@ -364,16 +376,50 @@ void log_line_end(struct log_line *l)
 	l->len = 0;
 }
 
+/* Keep what 'l' rendered for the access line, whole or not at all. */
+static void fields_keep(struct log_line *l)
+{
+	if (!l->failed &&
+	    l->len <= sizeof(request_extra) - request_extra_len) {
+		memcpy(request_extra + request_extra_len, l->buf, l->len);
+		request_extra_len += l->len;
+	}
+	if (l->buf != l->small)
+		free(l->buf);
+}
+
+void log_request_add_str(const char *name, const char *value)
+{
+	struct log_line l;
+
+	fields_begin(&l);
+	log_line_str(&l, name, value);
+	fields_keep(&l);
+}
+
+void log_request_add_int(const char *name, long long value)
+{
+	struct log_line l;
+
+	fields_begin(&l);
+	log_line_int(&l, name, value);
+	fields_keep(&l);
+}
+
 void log_request(enum log_level level, const char *method, const char *path,
     int status, long long duration_us)
 {
 	struct log_line l;
+	size_t extra = request_extra_len;
 
+	request_extra_len = 0;
 	if (log_line_begin(&l, level, "request") != 0)
 		return;
 	log_line_str(&l, "method", method != NULL ? method : "-");
 	log_line_str(&l, "path", path != NULL ? path : "-");
 	log_line_int(&l, "status", status);
 	log_line_ms(&l, "duration_ms", duration_us);
+	if (extra > 0)
+		line_bytes(&l, request_extra, extra);
 	log_line_end(&l);
 }

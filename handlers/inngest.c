@@ -82,29 +82,24 @@ static void sdk_log(void *ud, enum ing_log_level level, const char *event,
 	log_msg(log_level_of(level), event, "%s", msg);
 }
 
-/* One "inngest_call" line per call request, fields in the order the SDK
- * wrote them before it had hooks.  A line per call: built straight into
- * a buffer (log_line), not as a json-c object. */
+/* What a call request ran goes into its access line ("request"), not a
+ * line of its own: one write per call.  The line already has the status
+ * and the whole duration; fn_ms is the function's own share, in whole
+ * milliseconds as the SDK measures it. */
 static void sdk_log_call(void *ud, const struct ing_log_call *c)
 {
-	struct log_line line;
-
 	(void)ud;
 	/* Counted whatever the log level lets through. */
 	metrics_count_inngest_call(c->fn, c->status);
-	if (log_line_begin(&line, LOG_INFO, "inngest_call") != 0)
-		return;
 	if (c->fn != NULL)
-		log_line_str(&line, "fn", c->fn);
+		log_request_add_str("fn", c->fn);
 	if (c->run_id != NULL)
-		log_line_str(&line, "run_id", c->run_id);
-	log_line_int(&line, "attempt", c->attempt);
+		log_request_add_str("run_id", c->run_id);
+	log_request_add_int("attempt", c->attempt);
 	if (c->rc != NULL)
-		log_line_str(&line, "rc", c->rc);
-	log_line_int(&line, "status", c->status);
-	log_line_int(&line, "ops", (long long)c->ops);
-	log_line_int(&line, "ms", c->ms);
-	log_line_end(&line);
+		log_request_add_str("rc", c->rc);
+	log_request_add_int("ops", (long long)c->ops);
+	log_request_add_int("fn_ms", c->ms);
 }
 
 static void sdk_events_sent(void *ud, size_t count, int ok)

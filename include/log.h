@@ -83,9 +83,23 @@ void log_line_ms(struct log_line *l, const char *name, long long us);
 void log_line_end(struct log_line *l);
 
 /* The access line of one request, the most frequent line by far:
- * method and path (NULL: "-"), status, duration_ms from 'duration_us'. */
+ * method and path (NULL: "-"), status, duration_ms from 'duration_us',
+ * then the fields the handler added (below), which it consumes. */
 void log_request(enum log_level level, const char *method, const char *path,
     int status, long long duration_us);
+
+/*
+ * Fields for the access line of the request the calling thread serves,
+ * so that a handler says what it did in that one line (a call request
+ * names its function and run) instead of writing a second one.  Kept per
+ * thread, in order, until log_request() writes them; log_set_request_id()
+ * drops any left over.  At most LOG_REQUEST_EXTRA_MAX bytes rendered: a
+ * field that does not fit is dropped whole.  The same rule as every line:
+ * no secrets, no user text.
+ */
+#define LOG_REQUEST_EXTRA_MAX 512
+void log_request_add_str(const char *name, const char *value);
+void log_request_add_int(const char *name, long long value);
 
 /* One line with a "msg" field formatted printf-style.  The text must not
  * contain secrets or user data. */

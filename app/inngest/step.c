@@ -12,11 +12,25 @@
  */
 #include <json-c/json.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "inngest_event.h"
 #include "inngest_internal.h"
+
+/*
+ * SHA-1, fetched once per process: EVP_sha1() makes every EVP_DigestInit
+ * search OpenSSL's provider tables again, which cost more than hashing a
+ * step id.  Shared read-only by every thread, kept for the process's life.
+ */
+static EVP_MD *sha1_impl;
+static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha1(void)
+{
+	sha1_impl = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
 
 int ing_step_hash(const char *id, unsigned n, char out[ING_STEP_HASH_LEN])
 {
@@ -26,10 +40,10 @@ int ing_step_hash(const char *id, unsigned n, char out[ING_STEP_HASH_LEN])
 	char suffix[16];
 	int ok;
 
-	c = EVP_MD_CTX_new();
-	if (c == NULL)
+	pthread_once(&sha1_once, fetch_sha1);
+	if (sha1_impl == NULL || (c = EVP_MD_CTX_new()) == NULL)
 		return -1;
-	ok = EVP_DigestInit_ex(c, EVP_sha1(), NULL) == 1 &&
+	ok = EVP_DigestInit_ex(c, sha1_impl, NULL) == 1 &&
 	    EVP_DigestUpdate(c, id, strlen(id)) == 1;
 	if (ok && n > 0) {
 		int k = snprintf(suffix, sizeof(suffix), ":%u", n);

@@ -510,6 +510,52 @@ test_request_line_below_threshold_writes_nothing(void **state)
 	free(out);
 }
 
+/* Fields a handler adds land in that request's access line, escaped, in
+ * order, once; a new request id drops any left over; one that does not fit
+ * is dropped whole. */
+static void
+test_request_line_carries_added_fields_once(void **state)
+{
+	struct json_object *line, *v;
+	char *out, big[LOG_REQUEST_EXTRA_MAX];
+	size_t len;
+
+	(void)state;
+	capture_start();
+	log_request_add_str("fn", "omni-a\"b");
+	log_request_add_int("attempt", -2);
+	log_request(LOG_INFO, "POST", "/api/inngest", 206, 1500);
+	log_request(LOG_INFO, "GET", "/", 200, 1);
+	out = capture_end(&len);
+	assert_int_equal(count_char(out, '\n'), 2);
+	*strchr(out, '\n') = '\0';
+	assert_non_null(strstr(out, ",\"duration_ms\":1.500,\"fn\":"
+	    "\"omni-a\\\"b\",\"attempt\":-2}"));
+	line = parse_line(out);
+	assert_string_equal(get_str(line, "fn"), "omni-a\"b");
+	json_object_put(line);
+	line = parse_line(out + strlen(out) + 1);
+	assert_false(json_object_object_get_ex(line, "fn", &v));
+	json_object_put(line);
+	free(out);
+
+	/* Left over from a request that wrote no access line. */
+	log_request_add_str("fn", "stale");
+	log_set_request_id("next");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	log_request_add_str("too_long", big);
+	log_request_add_int("ops", 1);
+	capture_start();
+	log_request(LOG_INFO, "GET", "/", 200, 1);
+	out = capture_end(&len);
+	log_set_request_id(NULL);
+	assert_null(strstr(out, "stale"));
+	assert_null(strstr(out, "too_long"));
+	assert_non_null(strstr(out, ",\"ops\":1}"));
+	free(out);
+}
+
 /* The pid is read once per process: a forked child must log its own. */
 static void
 test_pid_after_fork_is_the_childs(void **state)
@@ -568,6 +614,7 @@ main(void)
 		T(test_request_line_matches_json_c),
 		T(test_log_line_fields_match_json_c),
 		T(test_request_line_below_threshold_writes_nothing),
+		T(test_request_line_carries_added_fields_once),
 		T(test_pid_after_fork_is_the_childs),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
