@@ -171,6 +171,7 @@ struct ing_app {
 	char *serve_path;            /* NULL when unset */
 	char key_hash[ING_KEY_HASH_LEN];          /* "" when none */
 	char fallback_hash[ING_KEY_HASH_LEN];     /* "" when none */
+	char event_key_hash[65];     /* hex SHA-256 of event_key, "" when none */
 	const struct ing_function **fns;
 	size_t nfns;
 	size_t capfns;

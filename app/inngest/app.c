@@ -171,6 +171,11 @@ static void hash_keys(struct ing_app *app)
 		    "INNGEST_SIGNING_KEY_FALLBACK is not hex after its prefix; "
 		    "API requests will not authenticate with it");
 	}
+	/* For the signed introspection, which would otherwise hash it on
+	 * every request. */
+	if (app->event_key != NULL &&
+	    ing_event_key_hash(app->event_key, app->event_key_hash) != 0)
+		app->event_key_hash[0] = '\0';
 	if (app->mode == ING_MODE_CLOUD && app->signing_key == NULL &&
 	    app->signing_key_fallback == NULL)
 		ing_log(app, ING_LOG_WARN, "inngest_config", "cloud mode "

@@ -38,7 +38,7 @@ static const char *short_hash(const char *hash, char out[13])
 /* The fields only a verified caller sees; -1 out of memory. */
 static int introspect_private(struct ing_app *app, struct json_object *o)
 {
-	char ekh[65], kh[13], fh[13];
+	char kh[13], fh[13];
 
 	return ing_json_add_str(o, "api_origin", app->api_origin) != 0 ||
 	    ing_json_add_str(o, "app_id", app->app_id) != 0 ||
@@ -46,8 +46,8 @@ static int introspect_private(struct ing_app *app, struct json_object *o)
 	    ing_json_add_str_or_null(o, "env", app->env) != 0 ||
 	    ing_json_add_str(o, "event_api_origin", app->event_origin) != 0 ||
 	    ing_json_add_str_or_null(o, "event_key_hash",
-	    app->event_key != NULL && ing_event_key_hash(app->event_key,
-	    ekh) == 0 ? ekh : NULL) != 0 ||
+	    app->event_key_hash[0] != '\0' ? app->event_key_hash :
+	    NULL) != 0 ||
 	    ing_json_add_str(o, "framework", ING_FRAMEWORK) != 0 ||
 	    ing_json_add_str(o, "sdk_language", ING_SDK_LANGUAGE) != 0 ||
 	    ing_json_add_str(o, "sdk_version", ING_SDK_VERSION) != 0 ||
