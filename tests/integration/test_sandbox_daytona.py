@@ -553,12 +553,14 @@ class DaytonaKeyRotationTests(unittest.TestCase):
             self.fake.ctl("POST", "/keys/revoke", {"name": "old"})
             harness.wait_until(lambda: len(self.fake.calls(
                 key="new", status=200)) >= 20, 15, what="fallback in use")
-            refused = len(self.fake.calls(status=401))
-            # each worker learns once which key works
-            self.assertLessEqual(refused, 2 * 4, refused)
-            self.fake.clear_log()
             time.sleep(0.3)
-            self.assertEqual(self.fake.calls(status=401), [])
+            # Each worker learns once which key works: it is refused at
+            # most once per call in flight when it learns (4 traffic
+            # threads), and never after.  Counted over the whole phase,
+            # not from some moment on: a worker that nginx has not sent a
+            # request to yet learns later, with its first ones.
+            refused = len(self.fake.calls(status=401))
+            self.assertLessEqual(refused, 2 * 4, refused)
             # 2. The new key goes into the key file; SIGHUP rolls the
             # workers onto it.
             old_workers = st.worker_pids()
