@@ -126,7 +126,8 @@ static void tokener_init(void)
 }
 
 /* A reset tokener for 'len' bytes; '*kept' says whether the thread keeps
- * it (else the caller frees it).  NULL out of memory. */
+ * it (else the caller frees it).  NULL out of memory.  A kept one is
+ * already reset: tokener_put() leaves it so. */
 static struct json_tokener *tokener_get(size_t len, int *kept)
 {
 	struct json_tokener *tok;
@@ -137,7 +138,6 @@ static struct json_tokener *tokener_get(size_t len, int *kept)
 		return json_tokener_new_ex(ING_JSON_MAX_DEPTH);
 	tok = pthread_getspecific(tokener_key);
 	if (tok != NULL) {
-		json_tokener_reset(tok);
 		*kept = 1;
 		return tok;
 	}
