@@ -271,18 +271,25 @@ class Node:
         self.proc.stop()
 
 
+def omni_env(key):
+    """Omni's environment for the benchmarked function: cloud mode (calls
+    verified with 'key'), the test functions registered, nothing reached
+    outside (cost_get_root.py uses it too)."""
+    return {"OMNI_ENV": "development", "LOG_LEVEL": "info",
+            "OMNI_DEBUG_ROUTES": "1", "INNGEST_DEV": "0",
+            "INNGEST_SIGNING_KEY": key, "INNGEST_EVENT_KEY": "x",
+            "INNGEST_APP_ID": "omni",
+            "INNGEST_SERVE_ORIGIN": "http://127.0.0.1:9",
+            "INNGEST_BASE_URL": "http://127.0.0.1:9"}
+
+
 class Omni:
     """The pool behind nginx (harness.Stack), cloud mode."""
 
     def __init__(self, key, workers, threads):
         self.name = "omni"
-        self.stack = harness.Stack(workers=workers, threads=threads, env={
-            "OMNI_ENV": "development", "LOG_LEVEL": "info",
-            "OMNI_DEBUG_ROUTES": "1", "INNGEST_DEV": "0",
-            "INNGEST_SIGNING_KEY": key, "INNGEST_EVENT_KEY": "x",
-            "INNGEST_APP_ID": "omni",
-            "INNGEST_SERVE_ORIGIN": "http://127.0.0.1:9",
-            "INNGEST_BASE_URL": "http://127.0.0.1:9"}).start()
+        self.stack = harness.Stack(workers=workers, threads=threads,
+                                   env=omni_env(key)).start()
         self.port = self.stack.port
 
     def url(self, path):

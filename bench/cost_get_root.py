@@ -54,11 +54,7 @@ def free_port():
 GET_ROOT = ("GET", "/", None, {}, 200)
 KEY = "signkey-bench-" + "5f3c9a" * 8
 MALLOC_ENV = harness.malloc_env()   # as make run and the image run Omni
-CALL_ENV = {"OMNI_DEBUG_ROUTES": "1", "INNGEST_DEV": "0",
-            "INNGEST_SIGNING_KEY": KEY, "INNGEST_EVENT_KEY": "x",
-            "INNGEST_APP_ID": "omni",
-            "INNGEST_SERVE_ORIGIN": "http://127.0.0.1:9",
-            "INNGEST_BASE_URL": "http://127.0.0.1:9", **MALLOC_ENV}
+CALL_ENV = {**bench_sdk.omni_env(KEY), **MALLOC_ENV}
 
 
 def signed_call():
