@@ -114,9 +114,9 @@ class MetricsCounts:
         s = self.stack
         # The GETs go while one worker sleeps, so the other one answers
         # them: several workers count, whatever the accept race decides.
+        self.sleep_result = []
         sleeper = threading.Thread(target=lambda: self.sleep_result.append(
             s.get("/debug/sleep?ms=2500", timeout=TIMEOUT).status))
-        self.sleep_result = []
         sleeper.start()
         time.sleep(0.5)
         statuses = harness.parallel(20, lambda i: s.get("/").status)
